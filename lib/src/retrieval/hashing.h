@@ -1,0 +1,106 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+//
+// The bit-exact derivation of every hashed quantity of a retrieval table, as
+// specified in spec/RETRIEVAL.md section "Hashing". Changing anything here changes
+// the persistent format.
+
+#ifndef WEIGHTLESS_RETRIEVAL_HASHING_H_
+#define WEIGHTLESS_RETRIEVAL_HASHING_H_
+
+#include <cstdint>
+
+#define XXH_INLINE_ALL  // the per-key hash must inline into the decode loops
+#include <xxhash.h>
+
+namespace weightless {
+namespace retrieval {
+
+// Every function here is `static inline`: each translation unit, including the decode
+// kernels compiled for other CPU targets, gets its own copy, so the linker can never
+// substitute a copy compiled for a CPU feature the running machine lacks.
+
+static inline void StoreLE64(uint8_t* p, uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+static inline void StoreLE32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+// The seed of one build attempt of one shard:
+//   XXH3_64bits_withSeed(LE64(shard_index) || LE32(attempt), 12, table_seed).
+static inline uint64_t ShardSeed(uint64_t table_seed, uint64_t shard_index, uint32_t attempt) {
+  uint8_t buf[12];
+  StoreLE64(buf, shard_index);
+  StoreLE32(buf + 8, attempt);
+  return XXH3_64bits_withSeed(buf, sizeof buf, table_seed);
+}
+
+// The hash of one key: XXH3_64bits_withSeed(LE64(key), 8, shard_seed).
+static inline uint64_t KeyHash(uint64_t key, uint64_t shard_seed) {
+  uint8_t buf[8];
+  StoreLE64(buf, key);
+  return XXH3_64bits_withSeed(buf, sizeof buf, shard_seed);
+}
+
+// floor(a * n / 2^64): maps a uniform 64-bit value to [0, n) (Lemire's fast range).
+static inline uint64_t FastRange64(uint64_t a, uint64_t n) {
+#if defined(__SIZEOF_INT128__)
+  __extension__ typedef unsigned __int128 Uint128;
+  return static_cast<uint64_t>((static_cast<Uint128>(a) * n) >> 64);
+#else  // the high half of the 64x64 product from 32-bit pieces
+  const uint64_t a_lo = a & 0xFFFFFFFFu, a_hi = a >> 32;
+  const uint64_t n_lo = n & 0xFFFFFFFFu, n_hi = n >> 32;
+  const uint64_t lo_lo = a_lo * n_lo, hi_lo = a_hi * n_lo, lo_hi = a_lo * n_hi;
+  const uint64_t cross = (lo_lo >> 32) + (hi_lo & 0xFFFFFFFFu) + lo_hi;
+  return a_hi * n_hi + (hi_lo >> 32) + (cross >> 32);
+#endif
+}
+
+static inline uint64_t RotateLeft64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+constexpr uint64_t kMaskMultiplier = 0xC2B2AE3D27D4EB4FULL;
+constexpr uint64_t kCoefficientMultiplier = 0x9E3779B97F4A7C15ULL;
+
+// The t-bit mask XORed into every query: the top t bits of h * 0xC2B2AE3D27D4EB4F.
+// REQUIRES: 1 <= t <= 16.
+static inline uint32_t ValueMask(uint64_t h, int t) {
+  return static_cast<uint32_t>((h * kMaskMultiplier) >> (64 - t));
+}
+
+// Ribbon: band width 64. For a shard of m >= 1 cells, w = min(64, m);
+//   start       = FastRange64(h, m - w + 1)
+//   g           = h * 0x9E3779B97F4A7C15
+//   coefficient = ((g ^ (g >> 32)) | 1) & (w == 64 ? ~0 : 2^w - 1)
+// Bit j of the coefficient selects column start + j.
+constexpr int kRibbonWidth = 64;
+
+struct RibbonRow {
+  uint64_t start;
+  uint64_t coefficient;
+};
+
+static inline RibbonRow RibbonRowOf(uint64_t h, uint64_t m) {
+  const uint64_t w = m < kRibbonWidth ? m : kRibbonWidth;
+  const uint64_t g = h * kCoefficientMultiplier;
+  uint64_t c = (g ^ (g >> 32)) | 1;
+  if (w < 64) c &= (uint64_t{1} << w) - 1;
+  return RibbonRow{FastRange64(h, m - w + 1), c};
+}
+
+// Bloomier: three positions, one in each third of a shard of m = 3L cells (L >= 1):
+//   p0 = FastRange64(h, L), p1 = L + FastRange64(rotl(h, 21), L),
+//   p2 = 2L + FastRange64(rotl(h, 42), L).
+struct BloomierPositions {
+  uint64_t p[3];
+};
+
+static inline BloomierPositions BloomierPositionsOf(uint64_t h, uint64_t segment) {
+  return BloomierPositions{{FastRange64(h, segment),
+                            segment + FastRange64(RotateLeft64(h, 21), segment),
+                            2 * segment + FastRange64(RotateLeft64(h, 42), segment)}};
+}
+
+}  // namespace retrieval
+}  // namespace weightless
+
+#endif  // WEIGHTLESS_RETRIEVAL_HASHING_H_
