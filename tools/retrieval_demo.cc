@@ -2,11 +2,13 @@
 //
 // wl-retrieval-demo: the end-to-end path that exists today, on a LeNet-300-100 fc1-sized
 // layer (784 x 300) of synthetic Gaussian weights: magnitude-prune, quantize the kept
-// weights to K levels, store their codes in a retrieval table of each encoding,
-// serialize, reload from the bytes, decode to float32, and check that every kept weight
-// is exact and the false-positive rate matches K / 2^t. Exits non-zero on any mismatch.
+// weights to K levels, store their codes in a retrieval table of each encoding, write
+// both to a .wl file with a float16 bias and metadata, reopen the file, decode, verify
+// every checksum, and check that every kept weight is exact, that the file decodes to
+// exactly what the tables in memory decode to, and that the false-positive rate matches
+// K / 2^t. Exits non-zero on any mismatch.
 //
-// Usage: wl-retrieval-demo [rows cols keep_percent K t]
+// Usage: wl-retrieval-demo [OUT.wl [rows cols keep_percent K t]]
 
 #include <algorithm>
 #include <chrono>
@@ -17,8 +19,10 @@
 #include <string>
 #include <vector>
 
+#include "weightless/reader.h"
 #include "weightless/retrieval.h"
 #include "weightless/version.h"
+#include "weightless/writer.h"
 
 namespace {
 
@@ -41,14 +45,15 @@ bool ParseArg(const char* text, double lo, double hi, double* out) {
 
 int main(int argc, char** argv) {
   double rows = 784, cols = 300, keep_percent = 5, k = 15, t = 8;
-  if (argc != 1 && argc != 6) {
-    std::fprintf(stderr, "usage: %s [rows cols keep_percent K t]\n", argv[0]);
+  if (argc != 1 && argc != 2 && argc != 7) {
+    std::fprintf(stderr, "usage: %s [OUT.wl [rows cols keep_percent K t]]\n", argv[0]);
     return 2;
   }
-  if (argc == 6) {
-    if (!ParseArg(argv[1], 1, 1e5, &rows) || !ParseArg(argv[2], 1, 1e5, &cols) ||
-        !ParseArg(argv[3], 0.01, 100, &keep_percent) || !ParseArg(argv[5], 1, 16, &t) ||
-        !ParseArg(argv[4], 1, std::pow(2.0, t) - 1, &k)) {
+  const std::string out_path = argc >= 2 ? argv[1] : "weightless-demo.wl";
+  if (argc == 7) {
+    if (!ParseArg(argv[2], 1, 1e5, &rows) || !ParseArg(argv[3], 1, 1e5, &cols) ||
+        !ParseArg(argv[4], 0.01, 100, &keep_percent) || !ParseArg(argv[6], 1, 16, &t) ||
+        !ParseArg(argv[5], 1, std::pow(2.0, t) - 1, &k)) {
       std::fprintf(stderr,
                    "%s: bad arguments: need rows, cols in 1..100000, keep_percent in "
                    "0.01..100, t in 1..16 and K in 1..2^t-1\n",
@@ -102,6 +107,12 @@ int main(int argc, char** argv) {
               "bits/kept", "FP rate", "expected", "ratio f32", "decode ms");
 
   int failures = 0;
+  auto writer = weightless::Writer::Create(out_path);
+  if (!writer.ok()) {
+    std::fprintf(stderr, "%s\n", writer.status().ToString().c_str());
+    return 1;
+  }
+  std::vector<std::vector<float>> in_memory;  // what each table decodes to
   for (RetrievalKind kind : {RetrievalKind::kBloomier, RetrievalKind::kRibbon}) {
     weightless::RetrievalOptions options;
     options.kind = kind;
@@ -142,6 +153,15 @@ int main(int argc, char** argv) {
     std::printf("%-9s %9.0f %10.4f %12.3f %12.5f %10.5f %11.1fx %10.2f\n",
                 weightless::RetrievalKindName(kind), bytes, built->stats().cells_per_key,
                 bytes * 8 / keys.size(), fp_rate, expected, 4.0 * n / bytes, seconds * 1e3);
+    const std::string layer_name = std::string("fc1.") + weightless::RetrievalKindName(kind);
+    weightless::Status added = (*writer)->AddRetrievalLayer(
+        layer_name, {static_cast<uint64_t>(rows), static_cast<uint64_t>(cols)}, *table, centroids,
+        weightless::LayerStats{keys.size(), false_positives, 0});
+    if (!added.ok()) {
+      std::fprintf(stderr, "%s\n", added.ToString().c_str());
+      return 1;
+    }
+    in_memory.push_back(decoded);
     if (wrong != 0) {
       std::fprintf(stderr, "%s: %llu kept weights decoded wrong\n",
                    weightless::RetrievalKindName(kind), static_cast<unsigned long long>(wrong));
@@ -154,9 +174,40 @@ int main(int argc, char** argv) {
       ++failures;
     }
   }
+  // The rest of a model file: a bias and metadata.
+  std::vector<float> bias(static_cast<size_t>(rows), 0.01f);
+  weightless::Status s = (*writer)->AddDense("fc1.bias", {static_cast<uint64_t>(rows)}, bias.data(),
+                                             weightless::DType::kFloat16);
+  if (s.ok()) s = (*writer)->SetMetadata("demo", std::string("wl-retrieval-demo"));
+  if (s.ok()) s = (*writer)->Finish();
+  if (!s.ok()) {
+    std::fprintf(stderr, "writing %s: %s\n", out_path.c_str(), s.ToString().c_str());
+    return 1;
+  }
+  // Reopen the file and check it decodes to exactly what the tables decoded to.
+  auto reader = weightless::Reader::Open(out_path);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "%s\n", reader.status().ToString().c_str());
+    return 1;
+  }
+  const std::vector<weightless::Status> problems = (*reader)->Verify();
+  for (const weightless::Status& p : problems) std::fprintf(stderr, "%s\n", p.ToString().c_str());
+  failures += static_cast<int>(problems.size());
+  bool file_matches = true;
+  for (size_t layer = 0; layer < in_memory.size(); ++layer) {
+    std::vector<float> from_file(n);
+    if (!(*reader)->Decode(layer, from_file.data(), n, 0).ok() || from_file != in_memory[layer]) {
+      file_matches = false;
+      ++failures;
+    }
+  }
   std::printf(
       "\nbytes include the %u float32 centroids; ratio is against the dense float32 "
-      "layer.\nEvery kept weight decoded exactly: %s\n",
-      levels, failures == 0 ? "yes" : "NO");
+      "layer.\nwrote %s (%llu bytes, %zu tensors); reopened: checksums %s, decoded layers %s\n"
+      "Every kept weight decoded exactly: %s\n",
+      levels, out_path.c_str(), static_cast<unsigned long long>((*reader)->file_size()),
+      (*reader)->tensor_count(), problems.empty() ? "verified" : "FAILED",
+      file_matches ? "identical to the tables in memory" : "DIFFERENT",
+      failures == 0 ? "yes" : "NO");
   return failures == 0 ? 0 : 1;
 }

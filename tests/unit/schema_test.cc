@@ -14,7 +14,8 @@ namespace {
 TEST(SchemaTest, IndexRoundTripsThroughVerifier) {
   flatbuffers::FlatBufferBuilder builder;
   auto producer = fb::CreateProducerDirect(builder, "schema_test", "0.1.0");
-  std::vector<fb::SectionRef> sections = {fb::SectionRef(64, 128, 128, 0x1234, 0, 1, 0, 0)};
+  std::vector<fb::SectionRef> sections = {
+      fb::SectionRef(64, 128, 128, 0x1234, fb::SectionKind::TensorData, fb::Codec::None, 0, 0)};
   auto index = fb::CreateIndexDirect(builder, 1, 0, producer, &sections);
   fb::FinishIndexBuffer(builder, index);
 

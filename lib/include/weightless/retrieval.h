@@ -114,6 +114,11 @@ class WEIGHTLESS_EXPORT RetrievalView {
   // required. O(number of shards).
   static Result<RetrievalView> Open(const uint8_t* data, size_t size);
 
+  // The exact size in bytes of a valid section with these parameters.
+  // REQUIRES: 1 <= t <= 16, shard_count <= RetrievalLimits::kMaxShards,
+  // cells <= RetrievalLimits::kMaxCells (so the result cannot overflow).
+  static uint64_t SectionSize(RetrievalKind kind, int t, uint64_t shard_count, uint64_t cells);
+
   RetrievalKind kind() const { return kind_; }
   int value_bits() const { return value_bits_; }
   uint64_t universe() const { return universe_; }

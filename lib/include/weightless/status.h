@@ -94,8 +94,14 @@ class WEIGHTLESS_EXPORT Status {
   // Creates a status of any kind. REQUIRES: code != StatusCode::kOk.
   Status(StatusCode code, std::string_view msg, std::string_view msg2 = {});
 
+  // As above, with a detail code that says precisely what failed (for file errors, a
+  // weightless::FileError value; see weightless/format.h). 0 means no detail.
+  Status(StatusCode code, int detail, std::string_view msg, std::string_view msg2 = {});
+
   bool ok() const { return rep_ == nullptr; }
   StatusCode code() const { return rep_ ? rep_->code : StatusCode::kOk; }
+  // The detail code given at construction; 0 when none (and for OK).
+  int detail() const { return rep_ ? rep_->detail : 0; }
   // The message without the code name; empty for OK. Valid while *this is unchanged.
   std::string_view message() const {
     return rep_ ? std::string_view(rep_->message) : std::string_view();
@@ -119,6 +125,7 @@ class WEIGHTLESS_EXPORT Status {
  private:
   struct Rep {
     StatusCode code;
+    int detail;
     std::string message;
   };
   std::unique_ptr<Rep> rep_;  // null means OK

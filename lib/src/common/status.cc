@@ -30,10 +30,14 @@ const char* StatusCodeName(StatusCode code) {
   return "Unknown";
 }
 
-Status::Status(StatusCode code, std::string_view msg, std::string_view msg2) {
+Status::Status(StatusCode code, std::string_view msg, std::string_view msg2)
+    : Status(code, 0, msg, msg2) {}
+
+Status::Status(StatusCode code, int detail, std::string_view msg, std::string_view msg2) {
   if (code == StatusCode::kOk) code = StatusCode::kInternal;  // see REQUIRES
   rep_ = std::make_unique<Rep>();
   rep_->code = code;
+  rep_->detail = detail;
   rep_->message.reserve(msg.size() + (msg2.empty() ? 0 : msg2.size() + 2));
   rep_->message.append(msg);
   if (!msg2.empty()) {
@@ -60,7 +64,7 @@ std::string Status::ToString() const {
 
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return Status();
-  return Status(rep_->code, context, rep_->message);
+  return Status(rep_->code, rep_->detail, context, rep_->message);
 }
 
 namespace internal {

@@ -443,6 +443,12 @@ Result<RetrievalView> RetrievalView::Open(const uint8_t* data, size_t size) {
   return v;
 }
 
+uint64_t RetrievalView::SectionSize(RetrievalKind kind, int t, uint64_t shard_count,
+                                    uint64_t cells) {
+  return kHeaderSize + (shard_count + 1) * kDirectoryEntrySize +
+         retrieval::CellAreaBytes(kind == RetrievalKind::kRibbon, cells, t);
+}
+
 namespace {
 retrieval::ShardGeometry GeometryOf(const uint8_t* directory, const uint8_t* cells, uint64_t seed,
                                     uint64_t shard) {

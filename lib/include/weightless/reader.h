@@ -1,0 +1,103 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+//
+// Reader: opens a .wl file (spec/FORMAT.md) and decodes its tensors.
+//
+// Opening reads and checks only the trailer and the index (their checksums, the
+// FlatBuffers Verifier with explicit limits, and every number and name in the index
+// for meaning), so it costs the same for a 1 MB and a 1 GB file. A tensor's payload is
+// read, checksum-verified, decompressed and validated the first time the tensor is
+// decoded, and kept for later calls. Verify() checks everything in the file.
+//
+// Errors: every failure is a Status whose detail() is a weightless::FileError and whose
+// message names the tensor, field and byte offset. No input makes the reader crash,
+// hang, read outside the file or allocate beyond the limits of weightless/format.h.
+//
+// Thread safety: a Reader is safe for concurrent use from any number of threads
+// (decoding, verifying, reading metadata) once open.
+
+#ifndef WEIGHTLESS_READER_H_
+#define WEIGHTLESS_READER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weightless/export.h"
+#include "weightless/status.h"
+#include "weightless/tensor.h"
+
+namespace weightless {
+
+struct ReaderOptions {
+  // Map the file read-only. When false, or when mmap fails, the reader uses pread and
+  // keeps each tensor's payload in memory after its first use.
+  bool use_mmap = true;
+  // Verify a payload's checksum the first time it is used. Verify() always checks.
+  bool verify_checksums = true;
+  // The most bytes one zstd section may decompress to.
+  uint64_t max_decompressed_bytes = uint64_t{16} << 30;
+};
+
+class WEIGHTLESS_EXPORT Reader {
+ public:
+  // Opens the file at `path`.
+  static Result<std::unique_ptr<Reader>> Open(const std::string& path,
+                                              const ReaderOptions& options = {});
+  // Opens a file held in the caller's memory (e.g. an Android asset). The memory must
+  // stay valid and unchanged while the reader is alive. No alignment is required.
+  static Result<std::unique_ptr<Reader>> OpenBuffer(const uint8_t* data, size_t size,
+                                                    const ReaderOptions& options = {});
+  ~Reader();
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  uint16_t format_major() const;
+  uint16_t format_minor() const;
+  uint64_t required_features() const;
+  const std::string& producer_name() const;
+  const std::string& producer_version() const;
+  uint64_t file_size() const;
+  // True when the file is memory-mapped (or a caller's buffer), false for pread.
+  bool is_mapped() const;
+
+  size_t tensor_count() const;
+  // REQUIRES: i < tensor_count().
+  const TensorInfo& tensor(size_t i) const;
+  // The index of the tensor named `name`, or NotFound.
+  Result<size_t> FindTensor(std::string_view name) const;
+
+  const std::vector<MetadataEntry>& metadata() const;
+  // The value of `key`, or null.
+  const MetadataValue* FindMetadata(std::string_view key) const;
+
+  // Decodes tensor i to float32, all element_count() values, into out[0..out_count).
+  // Retrieval layers decode every index (kept weights exactly, pruned ones to 0 or a
+  // false positive), as the paper's reader does. threads: 0 = one per hardware thread.
+  // Returns InvalidArgument if out_count != element_count(), or a file error.
+  Status Decode(size_t i, float* out, uint64_t out_count, int threads = 1) const;
+  // Decodes rows [row_begin, row_end) of tensor i (rows are shape[0]; a row is the
+  // product of the other dimensions) into out[0..out_count), out_count ==
+  // (row_end - row_begin) * row_size(). Only the shards covering the rows are read.
+  Status DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float* out, uint64_t out_count,
+                    int threads = 1) const;
+  // Decodes the single weight at row-major index `flat_index` of tensor i.
+  Result<float> DecodeWeight(size_t i, uint64_t flat_index) const;
+
+  // Checks the whole file: every section's checksum, codec and contents (retrieval
+  // tables opened and cross-checked, packed codes in range), and that every byte
+  // between sections is zero padding. Returns one Status per problem found; empty when
+  // the file is sound.
+  std::vector<Status> Verify() const;
+
+ private:
+  struct Impl;
+  explicit Reader(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weightless
+
+#endif  // WEIGHTLESS_READER_H_

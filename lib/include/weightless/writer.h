@@ -1,0 +1,121 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+//
+// Writer: produces a .wl file (spec/FORMAT.md) tensor by tensor.
+//
+// The writer streams: each Add* call writes its payload section at once, so memory
+// stays bounded by one layer (plus a small index record per tensor); the index and
+// trailer are written by Finish(). Writing to a path is atomic: the bytes go to an
+// unnamed temporary file in the target's directory (or a hidden temporary name where
+// the file system lacks O_TMPFILE), which Finish() syncs and renames onto the path. A
+// writer destroyed without Finish(), a failed write, or a killed process never leaves a
+// file at the target path, and a file already there stays untouched until Finish()
+// succeeds.
+//
+// Errors: every call returns a Status; after a failure the writer is unusable and later
+// calls return the first error. Names must be unique, 1..1024 bytes of UTF-8 without NUL.
+//
+// Thread safety: a Writer is not thread-safe; use it from one thread at a time.
+
+#ifndef WEIGHTLESS_WRITER_H_
+#define WEIGHTLESS_WRITER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "weightless/export.h"
+#include "weightless/retrieval.h"
+#include "weightless/status.h"
+#include "weightless/tensor.h"
+
+namespace weightless {
+
+// A destination for Writer::ToStream. Bytes arrive strictly in file order, never
+// rewound, so a pipe or socket works.
+class WEIGHTLESS_EXPORT OutputStream {
+ public:
+  virtual ~OutputStream();
+  // Appends `size` bytes. Returns an IOError on failure.
+  virtual Status Write(const uint8_t* data, size_t size) = 0;
+  // Called once by Writer::Finish after the last byte.
+  virtual Status Flush();
+};
+
+// An OutputStream writing to an open file descriptor (a pipe, a socket, stdout). The
+// descriptor is not closed. Retries short writes and EINTR.
+WEIGHTLESS_EXPORT std::unique_ptr<OutputStream> NewFdOutputStream(int fd);
+
+struct WriterOptions {
+  std::string producer_name = "weightless";
+  std::string producer_version;  // empty: this library's version
+  // fsync the file and its directory before and after the rename (path writers).
+  // Turning it off trades durability on power loss for speed; atomicity is kept.
+  bool sync = true;
+  // zstd compression level for sections written with Codec::kZstd (1..19).
+  int zstd_level = 3;
+};
+
+class WEIGHTLESS_EXPORT Writer {
+ public:
+  // Starts writing the file at `path`. Nothing appears at `path` before Finish().
+  static Result<std::unique_ptr<Writer>> Create(const std::string& path,
+                                                const WriterOptions& options = {});
+  // Starts writing to `stream`, which must outlive the writer. The bytes are the same
+  // as a path writer's.
+  static Result<std::unique_ptr<Writer>> ToStream(OutputStream* stream,
+                                                  const WriterOptions& options = {});
+
+  // Abandons an unfinished file (see Abandon).
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  // A dense tensor given as float32 values (element_count of `shape` of them), stored
+  // as `stored`: float32 exactly; float16 and bfloat16 rounded to nearest even; int8 as
+  // round(value / int8_scale) clamped to -127..127 (REQUIRES int8_scale > 0, finite).
+  // Rank 0..8; a rank-0 tensor holds one value.
+  Status AddDense(std::string_view name, const std::vector<uint64_t>& shape, const float* values,
+                  DType stored = DType::kFloat32, Codec codec = Codec::kNone,
+                  float int8_scale = 1.0f);
+
+  // A layer whose weight codes are stored in `table` (keys = row-major weight indices,
+  // code c decodes to centroids[c - 1]). REQUIRES: table universe == element count of
+  // `shape`; 1 <= centroids.size() <= 2^t - 1; centroids finite.
+  Status AddRetrievalLayer(std::string_view name, const std::vector<uint64_t>& shape,
+                           const RetrievalTable& table, const std::vector<float>& centroids,
+                           const LayerStats& stats = {}, const RetrainInfo& retrain = {},
+                           Codec codec = Codec::kNone);
+
+  // A layer stored exactly as one code per weight (0 = pruned, c in 1..K decodes to
+  // centroids[c - 1]), packed at `code_bits` bits each (1..16, with K <= 2^bits - 1).
+  // Smaller than a retrieval table for small or dense layers; no false positives.
+  Status AddPackedCodesLayer(std::string_view name, const std::vector<uint64_t>& shape,
+                             const uint16_t* codes, int code_bits,
+                             const std::vector<float>& centroids, const LayerStats& stats = {},
+                             const RetrainInfo& retrain = {}, Codec codec = Codec::kNone);
+
+  // Sets a model metadata entry, replacing an earlier value of the same key.
+  Status SetMetadata(std::string_view key, MetadataValue value);
+
+  // Writes the index and trailer and, for a path, syncs and renames the file into
+  // place. The writer is unusable afterwards.
+  Status Finish();
+
+  // Stops writing: no file appears at the path. Safe to call more than once.
+  void Abandon();
+
+  // Bytes written so far.
+  uint64_t bytes_written() const;
+
+ private:
+  struct Impl;
+  explicit Writer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weightless
+
+#endif  // WEIGHTLESS_WRITER_H_

@@ -1,0 +1,524 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+
+#include "container/index_codec.h"
+
+#include <flatbuffers/flatbuffers.h>
+
+#include <cmath>
+#include <set>
+#include <string_view>
+#include <unordered_set>
+
+#include "container/file_layout.h"
+#include "container/payload.h"
+#include "weightless/format.h"
+#include "weightless/retrieval.h"
+#include "weightless_generated.h"
+
+namespace weightless {
+namespace container {
+
+namespace {
+
+std::string Num(uint64_t v) { return std::to_string(v); }
+
+uint64_t FeatureOfTensor(const TensorInfo& t) {
+  uint64_t f = 0;
+  if (t.codec == Codec::kZstd) f |= static_cast<uint64_t>(Feature::kZstd);
+  switch (t.storage) {
+    case Storage::kRetrieval:
+      f |= static_cast<uint64_t>(t.retrieval_kind == RetrievalKind::kBloomier ? Feature::kBloomier
+                                                                              : Feature::kRibbon);
+      break;
+    case Storage::kPackedCodes:
+      f |= static_cast<uint64_t>(Feature::kPackedCodes);
+      break;
+    case Storage::kDense:
+      if (t.dtype == DType::kFloat16) f |= static_cast<uint64_t>(Feature::kFloat16);
+      if (t.dtype == DType::kBFloat16) f |= static_cast<uint64_t>(Feature::kBFloat16);
+      if (t.dtype == DType::kInt8) f |= static_cast<uint64_t>(Feature::kInt8);
+      break;
+  }
+  return f;
+}
+
+}  // namespace
+
+uint64_t FeaturesUsed(const std::vector<TensorInfo>& tensors) {
+  uint64_t f = 0;
+  for (const TensorInfo& t : tensors) f |= FeatureOfTensor(t);
+  return f;
+}
+
+bool IsValidName(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == 0) return false;
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      const unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    // Overlong forms, surrogates and values above U+10FFFF are invalid.
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      return false;
+    }
+    i += len;
+  }
+  return true;
+}
+
+std::vector<uint8_t> BuildIndex(const IndexContents& contents) {
+  flatbuffers::FlatBufferBuilder b(4096);
+  std::vector<fb::SectionRef> sections;
+  std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
+  for (const TensorInfo& t : contents.tensors) {
+    fb::SectionKind kind = t.storage == Storage::kDense       ? fb::SectionKind::TensorData
+                           : t.storage == Storage::kRetrieval ? fb::SectionKind::RetrievalTable
+                                                              : fb::SectionKind::PackedCodes;
+    sections.emplace_back(t.section_offset, t.stored_bytes, t.raw_bytes, t.checksum, kind,
+                          static_cast<fb::Codec>(t.codec), 0, 0);
+    auto name = b.CreateString(t.name);
+    auto shape = b.CreateVector(t.shape);
+    flatbuffers::Offset<flatbuffers::Vector<float>> centroids;
+    if (t.storage != Storage::kDense) centroids = b.CreateVector(t.centroids);
+    flatbuffers::Offset<fb::RetrievalInfo> retrieval;
+    if (t.storage == Storage::kRetrieval) {
+      retrieval = fb::CreateRetrievalInfo(b, static_cast<uint8_t>(t.retrieval_kind),
+                                          static_cast<uint8_t>(t.code_bits), t.retrieval_seed,
+                                          t.shard_span, t.shard_count, t.cells);
+    }
+    flatbuffers::Offset<fb::LayerStats> stats;
+    flatbuffers::Offset<fb::RetrainInfo> retrain;
+    if (t.storage != Storage::kDense) {
+      stats = fb::CreateLayerStats(b, t.stats.kept, t.stats.false_positives,
+                                   t.stats.added_squared_error);
+      retrain = fb::CreateRetrainInfo(
+          b, t.retrain.encode_order, t.retrain.epochs_after, t.retrain.accuracy_before_encoding,
+          t.retrain.accuracy_after_encoding, t.retrain.accuracy_after_retraining);
+    }
+    fb::TensorBuilder tb(b);
+    tb.add_name(name);
+    tb.add_shape(shape);
+    tb.add_storage(static_cast<fb::Storage>(t.storage));
+    tb.add_dtype(static_cast<fb::DType>(t.dtype));
+    tb.add_section(static_cast<uint32_t>(tensors.size()));
+    if (t.storage != Storage::kDense) {
+      tb.add_centroids(centroids);
+      tb.add_code_bits(static_cast<uint8_t>(t.code_bits));
+      tb.add_stats(stats);
+      tb.add_retrain(retrain);
+    }
+    if (t.storage == Storage::kRetrieval) tb.add_retrieval(retrieval);
+    if (t.storage == Storage::kDense && t.dtype == DType::kInt8) tb.add_int8_scale(t.int8_scale);
+    tensors.push_back(tb.Finish());
+  }
+  std::vector<flatbuffers::Offset<fb::MetadataEntry>> metadata;
+  for (const MetadataEntry& m : contents.metadata) {
+    auto key = b.CreateString(m.key);
+    flatbuffers::Offset<flatbuffers::String> str;
+    if (const auto* s = std::get_if<std::string>(&m.value)) str = b.CreateString(*s);
+    fb::MetadataEntryBuilder mb(b);
+    mb.add_key(key);
+    if (std::holds_alternative<std::string>(m.value)) {
+      mb.add_type(fb::MetadataType::String);
+      mb.add_string_value(str);
+    } else if (const auto* i = std::get_if<int64_t>(&m.value)) {
+      mb.add_type(fb::MetadataType::Int);
+      mb.add_int_value(*i);
+    } else if (const auto* d = std::get_if<double>(&m.value)) {
+      mb.add_type(fb::MetadataType::Double);
+      mb.add_double_value(*d);
+    } else {
+      mb.add_type(fb::MetadataType::Bool);
+      mb.add_bool_value(std::get<bool>(m.value));
+    }
+    metadata.push_back(mb.Finish());
+  }
+  std::vector<flatbuffers::Offset<fb::RequiredFeature>> features;
+  for (int bit = 0; bit < 64; ++bit) {
+    const uint64_t mask = uint64_t{1} << bit;
+    if (contents.required_features & mask) {
+      features.push_back(
+          fb::CreateRequiredFeatureDirect(b, static_cast<uint8_t>(bit), FeatureName(mask)));
+    }
+  }
+  auto producer = fb::CreateProducerDirect(b, contents.producer_name.c_str(),
+                                           contents.producer_version.c_str());
+  auto index = fb::CreateIndex(b, contents.format_major, contents.format_minor, producer,
+                               b.CreateVectorOfStructs(sections), b.CreateVector(tensors),
+                               b.CreateVector(metadata), b.CreateVector(features));
+  fb::FinishIndexBuffer(b, index);
+  return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
+}
+
+namespace {
+
+flatbuffers::Verifier::Options VerifierLimits() {
+  flatbuffers::Verifier::Options o;
+  o.max_depth = 8;
+  // Tables: the index, its producer, and per tensor at most 4, per metadata entry 1,
+  // per feature 1.
+  o.max_tables = 4 * FileLimits::kMaxTensors + FileLimits::kMaxMetadataEntries + 64 + 2;
+  o.check_alignment = true;
+  return o;
+}
+
+Result<const fb::Index*> VerifiedIndex(const uint8_t* data, size_t size) {
+  if (size < 8 || !fb::IndexBufferHasIdentifier(data)) {
+    return Corrupt(FileError::kIndexInvalid, "index: missing the \"WLIX\" FlatBuffers identifier");
+  }
+  flatbuffers::Verifier verifier(data, size, VerifierLimits());
+  if (!fb::VerifyIndexBuffer(verifier)) {
+    return Corrupt(FileError::kIndexInvalid, "index: the FlatBuffers Verifier refused it");
+  }
+  return fb::GetIndex(data);
+}
+
+// Builds "tensor 'name'" (or "tensor #i" while the name is not yet trusted).
+std::string TensorLabel(size_t i, const std::string& name, bool name_ok) {
+  return name_ok ? "tensor '" + name + "'" : "tensor #" + Num(i);
+}
+
+bool FiniteAll(const flatbuffers::Vector<float>* v) {
+  for (float f : *v) {
+    if (!std::isfinite(f)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string NameUnknownFeatures(const uint8_t* data, size_t size, uint64_t unknown_bits) {
+  std::string names;
+  Result<const fb::Index*> index = VerifiedIndex(data, size);
+  for (int bit = 0; bit < 64; ++bit) {
+    if (!(unknown_bits & (uint64_t{1} << bit))) continue;
+    std::string name;
+    if (index.ok() && (*index)->required_features() != nullptr) {
+      for (const fb::RequiredFeature* f : *(*index)->required_features()) {
+        if (f->bit() == bit && f->name() != nullptr && f->name()->size() <= 64 &&
+            IsValidName(f->name()->str())) {
+          name = f->name()->str();
+        }
+      }
+    }
+    if (!names.empty()) names += ", ";
+    names += (name.empty() ? std::string("an unnamed feature") : "'" + name + "'") + " (bit " +
+             Num(static_cast<uint64_t>(bit)) + ")";
+  }
+  return names;
+}
+
+Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeometry& geometry,
+                                 uint64_t required_features) {
+  Result<const fb::Index*> verified = VerifiedIndex(data, size);
+  if (!verified.ok()) return verified.status();
+  const fb::Index* index = *verified;
+  IndexContents out;
+  out.format_major = index->format_major();
+  out.format_minor = index->format_minor();
+  if (out.format_major != kFormatMajor) {
+    return Corrupt(FileError::kIndexInvalid, "index: format_major " + Num(out.format_major) +
+                                                 " disagrees with the header's " +
+                                                 Num(kFormatMajor));
+  }
+  if (const fb::Producer* p = index->producer()) {
+    if (p->name()) out.producer_name = p->name()->str();
+    if (p->version()) out.producer_version = p->version()->str();
+    if (out.producer_name.size() > FileLimits::kMaxNameBytes ||
+        out.producer_version.size() > FileLimits::kMaxNameBytes ||
+        !IsValidName(out.producer_name) || !IsValidName(out.producer_version)) {
+      return Corrupt(FileError::kBadName, "index: producer name or version is not a valid name");
+    }
+  }
+  const auto* sections = index->sections();
+  const auto* tensors = index->tensors();
+  const size_t tensor_count = tensors ? tensors->size() : 0;
+  const size_t section_count = sections ? sections->size() : 0;
+  if (tensor_count > FileLimits::kMaxTensors) {
+    return FileStatus(StatusCode::kOutOfRange, FileError::kLimitExceeded,
+                      "index: " + Num(tensor_count) + " tensors exceed the limit of 2^20");
+  }
+  if (section_count != tensor_count) {
+    return Corrupt(FileError::kBadSectionReference,
+                   "index: " + Num(section_count) + " sections for " + Num(tensor_count) +
+                       " tensors (each tensor owns exactly one section)");
+  }
+  std::unordered_set<std::string> names;
+  uint64_t previous_end = geometry.payload_begin;
+  out.tensors.reserve(tensor_count);
+  for (size_t i = 0; i < tensor_count; ++i) {
+    const fb::Tensor* ft = tensors->Get(static_cast<flatbuffers::uoffset_t>(i));
+    TensorInfo t;
+    t.name = ft->name()->str();
+    const bool name_ok =
+        !t.name.empty() && t.name.size() <= FileLimits::kMaxNameBytes && IsValidName(t.name);
+    const std::string label = TensorLabel(i, t.name, name_ok);
+    if (!name_ok) {
+      return Corrupt(FileError::kBadName,
+                     label + ": name must be 1..1024 bytes of UTF-8 without NUL");
+    }
+    if (!names.insert(t.name).second) {
+      return Corrupt(FileError::kDuplicateName, label + ": name used by an earlier tensor");
+    }
+    // Shape: rank and an overflow-checked product.
+    if (ft->shape()->size() > FileLimits::kMaxRank) {
+      return Corrupt(FileError::kBadShape,
+                     label + ": rank " + Num(ft->shape()->size()) + " exceeds the limit of 8");
+    }
+    uint64_t elements = 1;
+    for (uint64_t d : *ft->shape()) {
+      t.shape.push_back(d);
+      if (d > FileLimits::kMaxElements || (d != 0 && elements > FileLimits::kMaxElements / d)) {
+        return Corrupt(FileError::kBadShape,
+                       label + ": shape product exceeds the limit of 2^48 elements");
+      }
+      elements *= d;
+    }
+    // Enums.
+    const uint8_t storage = static_cast<uint8_t>(ft->storage());
+    if (storage < 1 || storage > 3) {
+      return Corrupt(FileError::kBadEnum, label + ": storage " + Num(storage) + " has no meaning");
+    }
+    t.storage = static_cast<Storage>(storage);
+    const uint8_t dtype = static_cast<uint8_t>(ft->dtype());
+    if (dtype < 1 || dtype > 4 || (t.storage != Storage::kDense && dtype != 1)) {
+      return Corrupt(FileError::kBadEnum, label + ": dtype " + Num(dtype) + " has no meaning for " +
+                                              StorageName(t.storage) + " storage");
+    }
+    t.dtype = static_cast<DType>(dtype);
+    // The section.
+    if (ft->section() != i) {
+      return Corrupt(FileError::kBadSectionReference,
+                     label + ": refers to section " + Num(ft->section()) + ", must be " + Num(i));
+    }
+    const fb::SectionRef* s = sections->Get(static_cast<flatbuffers::uoffset_t>(i));
+    const std::string where = label + ": section at offset " + Num(s->offset());
+    const uint8_t codec = static_cast<uint8_t>(s->codec());
+    if (codec > 1)
+      return Corrupt(FileError::kBadEnum, where + ": codec " + Num(codec) + " has no meaning");
+    t.codec = static_cast<Codec>(codec);
+    const fb::SectionKind expected_kind = t.storage == Storage::kDense ? fb::SectionKind::TensorData
+                                          : t.storage == Storage::kRetrieval
+                                              ? fb::SectionKind::RetrievalTable
+                                              : fb::SectionKind::PackedCodes;
+    if (s->kind() != expected_kind) {
+      return Corrupt(FileError::kBadEnum, where + ": section kind " +
+                                              Num(static_cast<uint8_t>(s->kind())) +
+                                              " does not hold " + StorageName(t.storage) + " data");
+    }
+    if (s->reserved0() != 0 || s->reserved1() != 0) {
+      return Corrupt(FileError::kReservedNonZero, where + ": reserved fields must be zero");
+    }
+    if (s->offset() % kSectionAlignment != 0) {
+      return Corrupt(FileError::kSectionMisaligned, where + ": not a multiple of 64");
+    }
+    if (s->offset() < previous_end) {
+      return Corrupt(FileError::kSectionOverlap,
+                     where + ": overlaps or precedes the previous section (which ends at " +
+                         Num(previous_end) + ")");
+    }
+    if (s->offset() > geometry.payload_end || s->size() > geometry.payload_end - s->offset()) {
+      return Corrupt(FileError::kSectionOutOfBounds,
+                     where + ": " + Num(s->size()) +
+                         " bytes run past the payload area, which ends at " +
+                         Num(geometry.payload_end));
+    }
+    previous_end = s->offset() + s->size();
+    t.section_offset = s->offset();
+    t.stored_bytes = s->size();
+    t.raw_bytes = s->raw_size();
+    t.checksum = s->checksum();
+    // What the payload must decode to, from the tensor alone.
+    uint64_t expected_raw = 0;
+    if (t.storage == Storage::kDense) {
+      if (ft->centroids() || ft->retrieval() || ft->code_bits() != 0) {
+        return Corrupt(FileError::kBadEncoding, label + ": dense tensor with encoding fields");
+      }
+      t.int8_scale = ft->int8_scale();
+      if (t.dtype == DType::kInt8 && !(std::isfinite(t.int8_scale) && t.int8_scale > 0)) {
+        return Corrupt(FileError::kBadEncoding, label + ": int8_scale must be finite and positive");
+      }
+      expected_raw = elements * DTypeSize(t.dtype);
+    } else {
+      t.code_bits = ft->code_bits();
+      if (t.code_bits < 1 || t.code_bits > 16) {
+        return Corrupt(
+            FileError::kBadEncoding,
+            label + ": code_bits " + Num(static_cast<uint64_t>(t.code_bits)) + " outside 1..16");
+      }
+      const uint64_t max_k = (uint64_t{1} << t.code_bits) - 1;
+      if (!ft->centroids() || ft->centroids()->size() < 1 || ft->centroids()->size() > max_k) {
+        return Corrupt(FileError::kBadEncoding,
+                       label + ": needs 1.." + Num(max_k) + " centroids for " +
+                           Num(static_cast<uint64_t>(t.code_bits)) + "-bit codes, has " +
+                           Num(ft->centroids() ? ft->centroids()->size() : 0));
+      }
+      if (!FiniteAll(ft->centroids())) {
+        return Corrupt(FileError::kBadEncoding, label + ": a centroid is not finite");
+      }
+      t.centroids.assign(ft->centroids()->begin(), ft->centroids()->end());
+      if (const fb::LayerStats* st = ft->stats()) {
+        t.stats.kept = st->kept();
+        t.stats.false_positives = st->false_positives();
+        t.stats.added_squared_error = st->added_squared_error();
+        if (t.stats.kept > elements || t.stats.false_positives > elements - t.stats.kept) {
+          return Corrupt(FileError::kBadEncoding,
+                         label + ": stats count more weights than the shape holds");
+        }
+      }
+      if (const fb::RetrainInfo* r = ft->retrain()) {
+        t.retrain.encode_order = r->encode_order();
+        t.retrain.epochs_after = r->epochs_after();
+        t.retrain.accuracy_before_encoding = r->accuracy_before_encoding();
+        t.retrain.accuracy_after_encoding = r->accuracy_after_encoding();
+        t.retrain.accuracy_after_retraining = r->accuracy_after_retraining();
+      }
+      if (t.storage == Storage::kPackedCodes) {
+        if (ft->retrieval()) {
+          return Corrupt(FileError::kBadEncoding, label + ": packed codes with retrieval fields");
+        }
+        expected_raw = PackedCodesBytes(elements, t.code_bits);
+      } else {
+        const fb::RetrievalInfo* r = ft->retrieval();
+        if (!r) return Corrupt(FileError::kBadEncoding, label + ": retrieval parameters missing");
+        if (r->kind() != 1 && r->kind() != 2) {
+          return Corrupt(FileError::kBadEnum,
+                         label + ": retrieval kind " + Num(r->kind()) + " has no meaning");
+        }
+        t.retrieval_kind = static_cast<RetrievalKind>(r->kind());
+        t.retrieval_seed = r->seed();
+        t.shard_span = r->shard_span();
+        t.shard_count = r->shard_count();
+        t.cells = r->cells();
+        if (r->value_bits() != t.code_bits) {
+          return Corrupt(FileError::kBadEncoding, label + ": retrieval t " + Num(r->value_bits()) +
+                                                      " differs from code_bits");
+        }
+        const uint64_t expected_shards =
+            elements == 0 ? 0 : (t.shard_span == 0 ? 0 : (elements - 1) / t.shard_span + 1);
+        if (t.shard_span == 0 || t.shard_count != expected_shards ||
+            t.shard_count > RetrievalLimits::kMaxShards || t.cells > RetrievalLimits::kMaxCells) {
+          return Corrupt(FileError::kBadEncoding,
+                         label + ": shard layout (span " + Num(t.shard_span) + ", " +
+                             Num(t.shard_count) + " shards, " + Num(t.cells) +
+                             " cells) does not fit " + Num(elements) + " weights");
+        }
+        expected_raw =
+            RetrievalView::SectionSize(t.retrieval_kind, t.code_bits, t.shard_count, t.cells);
+      }
+    }
+    if (t.raw_bytes != expected_raw) {
+      return Corrupt(
+          FileError::kSectionSizeMismatch,
+          where + ": raw_size " + Num(t.raw_bytes) + " but the tensor needs " + Num(expected_raw));
+    }
+    if (t.codec == Codec::kNone && t.stored_bytes != t.raw_bytes) {
+      return Corrupt(FileError::kSectionSizeMismatch, where + ": uncompressed section of " +
+                                                          Num(t.stored_bytes) +
+                                                          " bytes, raw_size " + Num(t.raw_bytes));
+    }
+    if (t.codec == Codec::kZstd &&
+        (t.raw_bytes / FileLimits::kMaxZstdExpansion > t.stored_bytes + (uint64_t{1} << 20) ||
+         t.raw_bytes > geometry.max_decompressed_bytes)) {
+      return FileStatus(StatusCode::kOutOfRange, FileError::kLimitExceeded,
+                        where + ": zstd section of " + Num(t.stored_bytes) + " bytes claims " +
+                            Num(t.raw_bytes) + " decompressed bytes, beyond the limit");
+    }
+    out.tensors.push_back(std::move(t));
+  }
+  // Metadata.
+  if (const auto* md = index->metadata()) {
+    if (md->size() > FileLimits::kMaxMetadataEntries) {
+      return FileStatus(
+          StatusCode::kOutOfRange, FileError::kLimitExceeded,
+          "index: " + Num(md->size()) + " metadata entries exceed the limit of 65536");
+    }
+    std::unordered_set<std::string> keys;
+    for (flatbuffers::uoffset_t i = 0; i < md->size(); ++i) {
+      const fb::MetadataEntry* e = md->Get(i);
+      MetadataEntry m;
+      m.key = e->key()->str();
+      if (m.key.empty() || m.key.size() > FileLimits::kMaxNameBytes || !IsValidName(m.key)) {
+        return Corrupt(FileError::kBadName, "metadata entry #" + Num(i) + ": invalid key");
+      }
+      if (!keys.insert(m.key).second) {
+        return Corrupt(FileError::kDuplicateName, "metadata key '" + m.key + "' appears twice");
+      }
+      switch (e->type()) {
+        case fb::MetadataType::String: {
+          if (!e->string_value() ||
+              e->string_value()->size() > FileLimits::kMaxMetadataStringBytes ||
+              !IsValidName(e->string_value()->str())) {
+            return Corrupt(FileError::kBadMetadata,
+                           "metadata '" + m.key + "': string value missing, too long or not UTF-8");
+          }
+          m.value = e->string_value()->str();
+          break;
+        }
+        case fb::MetadataType::Int:
+          m.value = static_cast<int64_t>(e->int_value());
+          break;
+        case fb::MetadataType::Double:
+          m.value = e->double_value();
+          break;
+        case fb::MetadataType::Bool:
+          m.value = e->bool_value();
+          break;
+        default:
+          return Corrupt(FileError::kBadEnum, "metadata '" + m.key + "': type " +
+                                                  Num(static_cast<uint8_t>(e->type())) +
+                                                  " has no meaning");
+      }
+      out.metadata.push_back(std::move(m));
+    }
+  }
+  // Features: the trailer's bits must be exactly what the tensors use, and the index
+  // must name each of them.
+  out.required_features = required_features;
+  const uint64_t used = FeaturesUsed(out.tensors);
+  if (used != required_features) {
+    return Corrupt(FileError::kFeatureMismatch,
+                   "trailer: required_features " + Num(required_features) +
+                       " differ from the features the tensors use (" + Num(used) + ")");
+  }
+  uint64_t named = 0;
+  if (const auto* features = index->required_features()) {
+    for (const fb::RequiredFeature* f : *features) {
+      if (f->bit() >= 64 || (named >> f->bit() & 1)) {
+        return Corrupt(FileError::kFeatureMismatch, "index: feature bit listed twice or >= 64");
+      }
+      named |= uint64_t{1} << f->bit();
+    }
+  }
+  if (named != required_features) {
+    return Corrupt(FileError::kFeatureMismatch, "index: required_features names bits " +
+                                                    Num(named) + ", trailer sets " +
+                                                    Num(required_features));
+  }
+  return out;
+}
+
+}  // namespace container
+}  // namespace weightless

@@ -1,0 +1,451 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+
+#include "weightless/reader.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <optional>
+
+#include "container/file_layout.h"
+#include "container/index_codec.h"
+#include "container/payload.h"
+#include "weightless/format.h"
+#include "weightless/retrieval.h"
+
+namespace weightless {
+
+namespace {
+
+std::string Num(uint64_t v) { return std::to_string(v); }
+
+Status IoStatus(const std::string& what, const std::string& path, int err) {
+  return container::FileStatus(StatusCode::kIOError, FileError::kIOError,
+                               what + " '" + path + "': " + std::strerror(err));
+}
+
+// Where the bytes come from: a mapping or a caller's buffer (`data`), or a file read
+// with pread.
+class Source {
+ public:
+  ~Source() {
+    if (mapping_ != nullptr) ::munmap(mapping_, size_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  static Result<std::unique_ptr<Source>> FromPath(const std::string& path, bool use_mmap) {
+    std::unique_ptr<Source> s(new Source());
+    s->path_ = path;
+    s->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (s->fd_ < 0) return IoStatus("open", path, errno);
+    struct stat st;
+    if (::fstat(s->fd_, &st) != 0) return IoStatus("stat", path, errno);
+    if (!S_ISREG(st.st_mode)) {
+      return container::FileStatus(StatusCode::kIOError, FileError::kIOError,
+                                   "'" + path + "' is not a regular file");
+    }
+    s->size_ = static_cast<uint64_t>(st.st_size);
+    if (use_mmap && s->size_ > 0) {
+      void* m = ::mmap(nullptr, s->size_, PROT_READ, MAP_PRIVATE, s->fd_, 0);
+      if (m != MAP_FAILED) {
+        s->mapping_ = m;
+        s->data_ = static_cast<const uint8_t*>(m);
+      }
+    }
+    return s;
+  }
+
+  static std::unique_ptr<Source> FromBuffer(const uint8_t* data, size_t size) {
+    std::unique_ptr<Source> s(new Source());
+    s->path_ = "<buffer>";
+    s->data_ = data;
+    s->size_ = size;
+    return s;
+  }
+
+  uint64_t size() const { return size_; }
+  bool mapped() const { return data_ != nullptr || size_ == 0; }
+  const std::string& path() const { return path_; }
+
+  // Bytes [offset, offset + size): a pointer into the mapping, or read into *buffer.
+  // REQUIRES: the range lies within the file (checked by the caller).
+  Result<const uint8_t*> Read(uint64_t offset, uint64_t size, std::vector<uint8_t>* buffer) const {
+    if (data_ != nullptr) return data_ + offset;
+    buffer->resize(size);
+    uint64_t done = 0;
+    while (done < size) {
+      const ssize_t n =
+          ::pread(fd_, buffer->data() + done, size - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return IoStatus("read", path_, errno);
+      if (n == 0) {
+        return container::FileStatus(StatusCode::kIOError, FileError::kIOError,
+                                     "read '" + path_ + "': file shrank while open");
+      }
+      done += static_cast<uint64_t>(n);
+    }
+    return buffer->data();
+  }
+
+ private:
+  Source() = default;
+  std::string path_;
+  int fd_ = -1;
+  void* mapping_ = nullptr;
+  const uint8_t* data_ = nullptr;
+  uint64_t size_ = 0;
+};
+
+// A tensor's payload after its first use: decoded bytes and, for retrieval layers,
+// the validated table.
+struct Payload {
+  std::once_flag once;
+  Status status;
+  std::vector<uint8_t> owned;  // read or decompressed bytes
+  const uint8_t* data = nullptr;
+  uint64_t size = 0;
+  std::optional<RetrievalView> table;
+};
+
+}  // namespace
+
+struct Reader::Impl {
+  ReaderOptions options;
+  std::unique_ptr<Source> source;
+  container::Trailer trailer;
+  container::IndexContents index;
+  std::vector<uint8_t> index_buffer;  // for pread sources
+  mutable std::vector<std::unique_ptr<Payload>> payloads;
+
+  std::string Label(size_t i) const { return "tensor '" + index.tensors[i].name + "'"; }
+
+  // Checks header, trailer and index; the payloads are left for their first use.
+  static Result<std::unique_ptr<Impl>> OpenSource(std::unique_ptr<Source> source,
+                                                  const ReaderOptions& options);
+
+  // Reads and checks a section's stored bytes; checksum verified when asked.
+  Result<const uint8_t*> ReadStored(size_t i, bool verify, std::vector<uint8_t>* buffer) const {
+    const TensorInfo& t = index.tensors[i];
+    Result<const uint8_t*> stored = source->Read(t.section_offset, t.stored_bytes, buffer);
+    if (!stored.ok()) return stored.status().WithContext(Label(i));
+    if (verify && container::Checksum(*stored, t.stored_bytes) != t.checksum) {
+      return container::Corrupt(FileError::kSectionChecksum,
+                                Label(i) + ": section at offset " + Num(t.section_offset) + " (" +
+                                    Num(t.stored_bytes) + " bytes): checksum mismatch");
+    }
+    return stored;
+  }
+
+  // Loads payload i: read, verify, decompress, validate. Runs once per tensor.
+  void Load(size_t i, Payload* p) const {
+    const TensorInfo& t = index.tensors[i];
+    std::vector<uint8_t> stored_buffer;
+    Result<const uint8_t*> stored = ReadStored(i, options.verify_checksums, &stored_buffer);
+    if (!stored.ok()) {
+      p->status = stored.status();
+      return;
+    }
+    if (t.codec == Codec::kZstd) {
+      const unsigned long long declared = ZSTD_getFrameContentSize(*stored, t.stored_bytes);
+      if (declared != t.raw_bytes) {
+        p->status = container::Corrupt(
+            FileError::kCodecError,
+            Label(i) + ": zstd section at offset " + Num(t.section_offset) + " declares " +
+                (declared == ZSTD_CONTENTSIZE_ERROR || declared == ZSTD_CONTENTSIZE_UNKNOWN
+                     ? std::string("no valid size")
+                     : Num(declared) + " bytes") +
+                ", raw_size is " + Num(t.raw_bytes));
+        return;
+      }
+      p->owned.resize(t.raw_bytes);
+      const size_t n = ZSTD_decompress(p->owned.data(), p->owned.size(), *stored, t.stored_bytes);
+      if (ZSTD_isError(n) || n != t.raw_bytes) {
+        p->status = container::Corrupt(
+            FileError::kCodecError,
+            Label(i) + ": zstd section at offset " + Num(t.section_offset) + ": " +
+                (ZSTD_isError(n)
+                     ? std::string(ZSTD_getErrorName(n))
+                     : "decompressed to " + Num(n) + " bytes, expected " + Num(t.raw_bytes)));
+        return;
+      }
+      p->data = p->owned.data();
+    } else if (source->mapped()) {
+      p->data = *stored;
+    } else {
+      p->owned = std::move(stored_buffer);
+      p->data = p->owned.data();
+    }
+    p->size = t.raw_bytes;
+    if (t.storage == Storage::kRetrieval) {
+      Result<RetrievalView> view = RetrievalView::Open(p->data, p->size);
+      if (!view.ok()) {
+        p->status = container::Corrupt(FileError::kBadEncoding, Label(i) + ": section at offset " +
+                                                                    Num(t.section_offset) + ": " +
+                                                                    view.status().ToString());
+        return;
+      }
+      const uint64_t elements = t.element_count();
+      if (view->kind() != t.retrieval_kind || view->value_bits() != t.code_bits ||
+          view->universe() != elements || view->seed() != t.retrieval_seed ||
+          view->shard_span() != t.shard_span || view->shard_count() != t.shard_count ||
+          view->cell_count() != t.cells) {
+        p->status = container::Corrupt(FileError::kBadEncoding,
+                                       Label(i) + ": the retrieval table at offset " +
+                                           Num(t.section_offset) +
+                                           " disagrees with the index (kind, t, universe, seed, "
+                                           "shard layout or cells)");
+        return;
+      }
+      p->table = *view;
+    } else if (t.storage == Storage::kPackedCodes) {
+      const uint64_t bits = t.element_count() * static_cast<uint64_t>(t.code_bits);
+      if (bits % 8 != 0 && (p->data[p->size - 1] >> (bits % 8)) != 0) {
+        p->status = container::Corrupt(FileError::kUnexplainedBytes,
+                                       Label(i) + ": bits past the last code must be zero");
+        return;
+      }
+    }
+  }
+
+  Result<const Payload*> Get(size_t i) const {
+    Payload* p = payloads[i].get();
+    std::call_once(p->once, [&] { Load(i, p); });
+    if (!p->status.ok()) return p->status;
+    return p;
+  }
+
+  Status DecodeRange(size_t i, uint64_t begin, uint64_t end, float* out, int threads) const {
+    Result<const Payload*> loaded = Get(i);
+    if (!loaded.ok()) return loaded.status();
+    const Payload* p = *loaded;
+    const TensorInfo& t = index.tensors[i];
+    switch (t.storage) {
+      case Storage::kDense:
+        container::DecodeDense(p->data, t.dtype, t.int8_scale, begin, end, out);
+        return Status::OK();
+      case Storage::kPackedCodes:
+        container::DecodePackedCodes(p->data, t.code_bits, t.centroids.data(),
+                                     static_cast<uint32_t>(t.centroids.size()), begin, end, out);
+        return Status::OK();
+      case Storage::kRetrieval:
+        return p->table->DecodeFloats(begin, end, t.centroids.data(),
+                                      static_cast<uint32_t>(t.centroids.size()), out, threads);
+    }
+    return Status::Internal("unknown storage");
+  }
+};
+
+Reader::Reader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Reader::~Reader() = default;
+
+Result<std::unique_ptr<Reader::Impl>> Reader::Impl::OpenSource(std::unique_ptr<Source> source,
+                                                               const ReaderOptions& options) {
+  auto impl = std::make_unique<Reader::Impl>();
+  impl->options = options;
+  const uint64_t size = source->size();
+  if (size < container::kHeaderSize + container::kTrailerSize) {
+    return container::Corrupt(FileError::kTooSmall, "file of " + Num(size) +
+                                                        " bytes is shorter than a header and a "
+                                                        "trailer (112 bytes)");
+  }
+  std::vector<uint8_t> buffer;
+  Result<const uint8_t*> header_bytes = source->Read(0, container::kHeaderSize, &buffer);
+  if (!header_bytes.ok()) return header_bytes.status();
+  Result<container::Header> header = container::Header::DecodeFrom(*header_bytes);
+  if (!header.ok()) return header.status();
+  Result<const uint8_t*> trailer_bytes =
+      source->Read(size - container::kTrailerSize, container::kTrailerSize, &buffer);
+  if (!trailer_bytes.ok()) return trailer_bytes.status();
+  Result<container::Trailer> trailer = container::Trailer::DecodeFrom(*trailer_bytes);
+  if (!trailer.ok()) return trailer.status();
+  const container::Trailer& tr = *trailer;
+  const uint64_t index_end = size - container::kTrailerSize;
+  if (tr.index_offset < container::kHeaderSize || tr.index_offset % container::kSectionAlignment ||
+      tr.index_offset > index_end || tr.index_size != index_end - tr.index_offset) {
+    return container::Corrupt(
+        FileError::kIndexOutOfBounds,
+        "trailer: index at offset " + Num(tr.index_offset) + " of " + Num(tr.index_size) +
+            " bytes must be 64-aligned, after the header, and end where the trailer begins (" +
+            Num(index_end) + ")");
+  }
+  if (tr.index_size > FileLimits::kMaxIndexBytes) {
+    return container::FileStatus(
+        StatusCode::kOutOfRange, FileError::kLimitExceeded,
+        "trailer: index of " + Num(tr.index_size) + " bytes exceeds the limit of 64 MiB");
+  }
+  Result<const uint8_t*> index_bytes =
+      source->Read(tr.index_offset, tr.index_size, &impl->index_buffer);
+  if (!index_bytes.ok()) return index_bytes.status();
+  const uint8_t* index_data = *index_bytes;
+  // FlatBuffers needs its buffer aligned (the Verifier checks alignment); a caller's
+  // buffer may not be, so copy the (small) index when it is not 8-aligned.
+  if (reinterpret_cast<uintptr_t>(index_data) % 8 != 0) {
+    impl->index_buffer.assign(index_data, index_data + tr.index_size);
+    index_data = impl->index_buffer.data();
+  }
+  if (container::Checksum(index_data, tr.index_size) != tr.index_checksum) {
+    return container::Corrupt(FileError::kIndexChecksum,
+                              "index at offset " + Num(tr.index_offset) + ": checksum mismatch");
+  }
+  const uint64_t unknown = tr.required_features & ~kKnownFeatures;
+  if (unknown != 0) {
+    return container::FileStatus(
+        StatusCode::kNotSupported, FileError::kUnknownFeature,
+        "the file requires " + container::NameUnknownFeatures(index_data, tr.index_size, unknown) +
+            ", which this reader does not implement; a newer Weightless can read it");
+  }
+  container::FileGeometry geometry{container::kHeaderSize, tr.index_offset,
+                                   options.max_decompressed_bytes};
+  Result<container::IndexContents> index =
+      container::ParseIndex(index_data, tr.index_size, geometry, tr.required_features);
+  if (!index.ok()) return index.status();
+  impl->index = std::move(index).value();
+  impl->index.format_major = header->major;  // the header's version is authoritative
+  impl->index.format_minor = header->minor;
+  impl->trailer = tr;
+  impl->source = std::move(source);
+  impl->payloads.resize(impl->index.tensors.size());
+  for (auto& p : impl->payloads) p = std::make_unique<Payload>();
+  return impl;
+}
+
+Result<std::unique_ptr<Reader>> Reader::Open(const std::string& path,
+                                             const ReaderOptions& options) {
+  Result<std::unique_ptr<Source>> source = Source::FromPath(path, options.use_mmap);
+  if (!source.ok()) return source.status();
+  Result<std::unique_ptr<Impl>> impl = Impl::OpenSource(std::move(source).value(), options);
+  if (!impl.ok()) return impl.status().WithContext(path);
+  return std::unique_ptr<Reader>(new Reader(std::move(impl).value()));
+}
+
+Result<std::unique_ptr<Reader>> Reader::OpenBuffer(const uint8_t* data, size_t size,
+                                                   const ReaderOptions& options) {
+  if (data == nullptr && size > 0) return Status::InvalidArgument("buffer is null");
+  Result<std::unique_ptr<Impl>> impl = Impl::OpenSource(Source::FromBuffer(data, size), options);
+  if (!impl.ok()) return impl.status();
+  return std::unique_ptr<Reader>(new Reader(std::move(impl).value()));
+}
+
+uint16_t Reader::format_major() const { return impl_->index.format_major; }
+uint16_t Reader::format_minor() const { return impl_->index.format_minor; }
+uint64_t Reader::required_features() const { return impl_->index.required_features; }
+const std::string& Reader::producer_name() const { return impl_->index.producer_name; }
+const std::string& Reader::producer_version() const { return impl_->index.producer_version; }
+uint64_t Reader::file_size() const { return impl_->source->size(); }
+bool Reader::is_mapped() const { return impl_->source->mapped(); }
+size_t Reader::tensor_count() const { return impl_->index.tensors.size(); }
+const TensorInfo& Reader::tensor(size_t i) const { return impl_->index.tensors[i]; }
+const std::vector<MetadataEntry>& Reader::metadata() const { return impl_->index.metadata; }
+
+Result<size_t> Reader::FindTensor(std::string_view name) const {
+  for (size_t i = 0; i < impl_->index.tensors.size(); ++i) {
+    if (impl_->index.tensors[i].name == name) return i;
+  }
+  return Status::NotFound("no tensor named '" + std::string(name) + "'");
+}
+
+const MetadataValue* Reader::FindMetadata(std::string_view key) const {
+  for (const MetadataEntry& e : impl_->index.metadata) {
+    if (e.key == key) return &e.value;
+  }
+  return nullptr;
+}
+
+Status Reader::Decode(size_t i, float* out, uint64_t out_count, int threads) const {
+  if (i >= tensor_count()) return Status::OutOfRange("tensor index " + Num(i));
+  const uint64_t n = impl_->index.tensors[i].element_count();
+  if (out_count != n) {
+    return Status::InvalidArgument(impl_->Label(i) + ": output holds " + Num(out_count) +
+                                   " values, the tensor has " + Num(n));
+  }
+  return impl_->DecodeRange(i, 0, n, out, threads);
+}
+
+Status Reader::DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float* out,
+                          uint64_t out_count, int threads) const {
+  if (i >= tensor_count()) return Status::OutOfRange("tensor index " + Num(i));
+  const TensorInfo& t = impl_->index.tensors[i];
+  if (row_begin > row_end || row_end > t.rows()) {
+    return Status::OutOfRange(impl_->Label(i) + ": rows [" + Num(row_begin) + ", " + Num(row_end) +
+                              ") outside [0, " + Num(t.rows()) + ")");
+  }
+  const uint64_t row = t.row_size();
+  if (out_count != (row_end - row_begin) * row) {
+    return Status::InvalidArgument(impl_->Label(i) + ": output holds " + Num(out_count) +
+                                   " values, the rows have " + Num((row_end - row_begin) * row));
+  }
+  return impl_->DecodeRange(i, row_begin * row, row_end * row, out, threads);
+}
+
+Result<float> Reader::DecodeWeight(size_t i, uint64_t flat_index) const {
+  if (i >= tensor_count()) return Status::OutOfRange("tensor index " + Num(i));
+  const uint64_t n = impl_->index.tensors[i].element_count();
+  if (flat_index >= n) {
+    return Status::OutOfRange(impl_->Label(i) + ": index " + Num(flat_index) + " outside [0, " +
+                              Num(n) + ")");
+  }
+  float v = 0;
+  Status s = impl_->DecodeRange(i, flat_index, flat_index + 1, &v, 1);
+  if (!s.ok()) return s;
+  return v;
+}
+
+std::vector<Status> Reader::Verify() const {
+  std::vector<Status> problems;
+  const Impl& im = *impl_;
+  uint64_t gap_begin = container::kHeaderSize;
+  std::vector<uint8_t> buffer;
+  auto check_gap = [&](uint64_t end, const std::string& before) {
+    if (end <= gap_begin) return;
+    Result<const uint8_t*> gap = im.source->Read(gap_begin, end - gap_begin, &buffer);
+    if (!gap.ok()) {
+      problems.push_back(gap.status());
+      return;
+    }
+    for (uint64_t k = 0; k < end - gap_begin; ++k) {
+      if ((*gap)[k] != 0) {
+        problems.push_back(container::Corrupt(
+            FileError::kUnexplainedBytes,
+            "byte at offset " + Num(gap_begin + k) + " before " + before + " is not zero padding"));
+        return;
+      }
+    }
+  };
+  for (size_t i = 0; i < im.index.tensors.size(); ++i) {
+    const TensorInfo& t = im.index.tensors[i];
+    check_gap(t.section_offset, im.Label(i) + "'s section");
+    gap_begin = t.section_offset + t.stored_bytes;
+    Result<const uint8_t*> stored = im.ReadStored(i, /*verify=*/true, &buffer);
+    if (!stored.ok()) {
+      problems.push_back(stored.status());
+      continue;  // the payload cannot be trusted further
+    }
+    Result<const Payload*> payload = im.Get(i);
+    if (!payload.ok()) {
+      problems.push_back(payload.status());
+      continue;
+    }
+    if (t.storage == Storage::kPackedCodes) {
+      const uint64_t n = t.element_count();
+      for (uint64_t k = 0; k < n; ++k) {
+        const uint32_t code = container::UnpackCode((*payload)->data, k, t.code_bits);
+        if (code > t.centroids.size()) {
+          problems.push_back(container::Corrupt(
+              FileError::kBadEncoding, im.Label(i) + ": code " + Num(code) + " at weight " +
+                                           Num(k) + " exceeds K = " + Num(t.centroids.size())));
+          break;
+        }
+      }
+    }
+  }
+  check_gap(im.trailer.index_offset, "the index");
+  return problems;
+}
+
+}  // namespace weightless
