@@ -26,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "weightless/encoder.h"
 #include "weightless/export.h"
 #include "weightless/retrieval.h"
 #include "weightless/status.h"
@@ -96,6 +97,11 @@ class WEIGHTLESS_EXPORT Writer {
                              const uint16_t* codes, int code_bits,
                              const std::vector<float>& centroids, const LayerStats& stats = {},
                              const RetrainInfo& retrain = {}, Codec codec = Codec::kNone);
+
+  // A layer produced by EncodeLayer (weightless/encoder.h), stored as the encoder chose
+  // (retrieval table or packed codes) with its statistics.
+  Status AddEncodedLayer(std::string_view name, const EncodedLayer& layer,
+                         const RetrainInfo& retrain = {}, Codec codec = Codec::kNone);
 
   // Sets a model metadata entry, replacing an earlier value of the same key.
   Status SetMetadata(std::string_view key, MetadataValue value);

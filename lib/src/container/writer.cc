@@ -351,6 +351,24 @@ Status Writer::AddPackedCodesLayer(std::string_view name, const std::vector<uint
       });
 }
 
+Status Writer::AddEncodedLayer(std::string_view name, const EncodedLayer& layer,
+                               const RetrainInfo& retrain, Codec codec) {
+  if (layer.storage == Storage::kRetrieval) {
+    if (!layer.table) return Status::InvalidArgument("encoded layer has no table");
+    return AddRetrievalLayer(name, layer.shape, *layer.table, layer.centroids, layer.layer_stats(),
+                             retrain, codec);
+  }
+  uint64_t n = 1;
+  for (uint64_t d : layer.shape) n *= d;
+  if (layer.packed_codes.size() != n) {
+    return Status::InvalidArgument("encoded layer '" + std::string(name) + "' has " +
+                                   std::to_string(layer.packed_codes.size()) +
+                                   " packed codes for " + std::to_string(n) + " weights");
+  }
+  return AddPackedCodesLayer(name, layer.shape, layer.packed_codes.data(), layer.stats.value_bits,
+                             layer.centroids, layer.layer_stats(), retrain, codec);
+}
+
 Status Writer::SetMetadata(std::string_view key, MetadataValue value) {
   Status s = impl_->Usable();
   if (!s.ok()) return s;

@@ -1,0 +1,169 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+
+#include "weightless/simplify.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <random>
+
+namespace weightless {
+namespace {
+
+TEST(PruneTest, KeepsTheLargestMagnitudesDeterministically) {
+  const float w[] = {0.1f, -0.9f, 0.5f, -0.5f, 0.0f, 0.3f};
+  auto mask = PruneByMagnitude(w, 6, 0.5);
+  ASSERT_TRUE(mask.ok());
+  // |w| sorted: 0.9 (1), 0.5 (2), 0.5 (3), ... -> keep 3: indices 1, 2, 3.
+  EXPECT_EQ(*mask, (std::vector<uint8_t>{0, 1, 1, 1, 0, 0}));
+  auto two = PruneByMagnitude(w, 6, 2.0 / 6);  // the tie at 0.5 goes to the lower index
+  EXPECT_EQ(*two, (std::vector<uint8_t>{0, 1, 1, 0, 0, 0}));
+  EXPECT_EQ(*PruneByMagnitude(w, 6, 0.0), std::vector<uint8_t>(6, 0));
+  EXPECT_EQ(*PruneByMagnitude(w, 6, 1.0), std::vector<uint8_t>(6, 1));
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal;
+  std::vector<float> big(10000);
+  for (float& x : big) x = normal(rng);
+  auto m = PruneByMagnitude(big.data(), big.size(), 0.03);
+  ASSERT_TRUE(m.ok());
+  size_t kept = 0;
+  float min_kept = 1e9f, max_pruned = 0;
+  for (size_t i = 0; i < big.size(); ++i) {
+    if ((*m)[i]) {
+      ++kept;
+      min_kept = std::min(min_kept, std::fabs(big[i]));
+    } else {
+      max_pruned = std::max(max_pruned, std::fabs(big[i]));
+    }
+  }
+  EXPECT_EQ(kept, 300u);
+  EXPECT_GE(min_kept, max_pruned);
+}
+
+TEST(PruneTest, RefusesBadInput) {
+  const float w[] = {0.1f, std::numeric_limits<float>::quiet_NaN(), 0.5f};
+  auto r = PruneByMagnitude(w, 3, 0.5);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().ToString().find("index 1 is NaN"), std::string::npos);
+  const float ok[] = {0.1f, 0.2f};
+  EXPECT_TRUE(PruneByMagnitude(ok, 2, 1.5).status().IsInvalidArgument());
+  EXPECT_TRUE(PruneByMagnitude(ok, 2, -0.1).status().IsInvalidArgument());
+  EXPECT_EQ(*PruneByThreshold(ok, 2, 0.15f), (std::vector<uint8_t>{0, 1}));
+  EXPECT_TRUE(PruneByThreshold(ok, 2, -1.0f).status().IsInvalidArgument());
+}
+
+// Brute force: the best split of the sorted distinct values into k contiguous groups.
+double BruteForceSse(std::vector<float> v, size_t k) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  double best = std::numeric_limits<double>::infinity();
+  // Enumerate k-1 cut positions among n-1 gaps by bitmask.
+  for (uint32_t cuts = 0; cuts < (1u << (n - 1)); ++cuts) {
+    if (static_cast<size_t>(__builtin_popcount(cuts)) != k - 1) continue;
+    double sse = 0;
+    size_t begin = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (i == n - 1 || (cuts >> i & 1)) {
+        double mean = 0;
+        for (size_t j = begin; j <= i; ++j) mean += v[j];
+        mean /= static_cast<double>(i - begin + 1);
+        for (size_t j = begin; j <= i; ++j) sse += (v[j] - mean) * (v[j] - mean);
+        begin = i + 1;
+      }
+    }
+    best = std::min(best, sse);
+  }
+  return best;
+}
+
+TEST(ShareWeightsTest, OptimalMatchesBruteForceOnTinyInputs) {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-1, 1);
+  for (int trial = 0; trial < 200; ++trial) {
+    const size_t n = 2 + rng() % 9;
+    std::vector<float> v(n);
+    for (float& x : v) x = u(rng);
+    const uint32_t k = 1 + rng() % std::min<size_t>(n, 4);
+    auto c = ShareWeights(v.data(), n, k, ClusterMethod::kOptimal);
+    ASSERT_TRUE(c.ok());
+    EXPECT_NEAR(c->squared_error, BruteForceSse(v, k), 1e-9) << "trial " << trial;
+  }
+}
+
+TEST(ShareWeightsTest, OptimalIsNeverWorseThanLloyd) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 30; ++trial) {
+    const size_t n = 100 + rng() % 3000;
+    std::vector<float> v(n);
+    std::student_t_distribution<float> heavy(3.0f);  // weight-like heavy tails
+    for (float& x : v) x = 0.05f * heavy(rng);
+    for (uint32_t k : {2u, 4u, 8u, 16u}) {
+      auto optimal = ShareWeights(v.data(), n, k, ClusterMethod::kOptimal);
+      auto lloyd = ShareWeights(v.data(), n, k, ClusterMethod::kLinearKMeans);
+      ASSERT_TRUE(optimal.ok() && lloyd.ok());
+      EXPECT_LE(optimal->squared_error, lloyd->squared_error * (1 + 1e-9) + 1e-12)
+          << "trial " << trial << " k " << k;
+    }
+  }
+}
+
+TEST(ShareWeightsTest, CodesCentroidsAndEdgeCases) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0, 0.1f);
+  std::vector<float> v(5000);
+  for (float& x : v) x = normal(rng);
+  for (ClusterMethod method : {ClusterMethod::kOptimal, ClusterMethod::kLinearKMeans}) {
+    auto c = ShareWeights(v.data(), v.size(), 15, method);
+    ASSERT_TRUE(c.ok());
+    ASSERT_EQ(c->centroids.size(), 15u);
+    EXPECT_TRUE(std::is_sorted(c->centroids.begin(), c->centroids.end()));
+    double sse = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const uint16_t code = c->codes[i];
+      ASSERT_GE(code, 1);
+      ASSERT_LE(code, 15);
+      const float mine = std::fabs(v[i] - c->centroids[code - 1]);
+      for (float other : c->centroids) ASSERT_LE(mine, std::fabs(v[i] - other) + 1e-6f);
+      sse += static_cast<double>(v[i] - c->centroids[code - 1]) * (v[i] - c->centroids[code - 1]);
+    }
+    EXPECT_NEAR(sse, c->squared_error, 1e-6 * sse + 1e-9);
+    // Optimal centroids are the means of their members (Lloyd's are too once it has
+    // converged, which 100 iterations need not reach).
+    if (method != ClusterMethod::kOptimal) continue;
+    std::vector<float> recomputed = c->centroids;
+    ASSERT_TRUE(RecomputeCentroids(v.data(), c->codes.data(), v.size(), &recomputed).ok());
+    for (size_t j = 0; j < recomputed.size(); ++j) {
+      EXPECT_NEAR(recomputed[j], c->centroids[j], 1e-5f);
+    }
+  }
+  // Fewer distinct values than clusters.
+  const float few[] = {1, 1, 2, 2, 2, 5};
+  auto c = ShareWeights(few, 6, 8);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->centroids, (std::vector<float>{1, 2, 5}));
+  EXPECT_EQ(c->squared_error, 0);
+  // No values.
+  auto none = ShareWeights(nullptr, 0, 4);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->centroids, (std::vector<float>{0.0f}));
+  // Errors.
+  EXPECT_TRUE(ShareWeights(few, 6, 0).status().IsInvalidArgument());
+  const float inf[] = {1, std::numeric_limits<float>::infinity()};
+  EXPECT_NE(ShareWeights(inf, 2, 2).status().ToString().find("index 1"), std::string::npos);
+}
+
+TEST(ShareWeightsTest, CentroidGradientsMoveSharedWeights) {
+  std::vector<float> centroids = {-1.0f, 1.0f};
+  const float grads[] = {0.5f, 0.25f, -1.0f, 7.0f};
+  const uint16_t codes[] = {1, 1, 2, 0};  // the last weight is pruned: ignored
+  ASSERT_TRUE(ApplyCentroidGradients(grads, codes, 4, 0.1f, &centroids).ok());
+  EXPECT_FLOAT_EQ(centroids[0], -1.0f - 0.1f * 0.75f);
+  EXPECT_FLOAT_EQ(centroids[1], 1.0f + 0.1f);
+  const uint16_t bad[] = {3};
+  EXPECT_TRUE(ApplyCentroidGradients(grads, bad, 1, 0.1f, &centroids).IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace weightless
