@@ -94,6 +94,16 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
     f[TrailerField(good, 0) + 20] ^= 1;
     out["index_checksum__index_byte_flipped"] = f;
   }
+  {
+    // The compressed index's zstd frame states the wrong content size (checksums fixed).
+    auto f = good;
+    const uint64_t offset = TrailerField(good, 0), size = TrailerField(good, 1);
+    f[offset + 5] ^= 0x01;
+    container::PutLE64(f.data() + f.size() - container::kTrailerSize + 16,
+                       container::Checksum(f.data() + offset, size));
+    ResealTrailer(&f);
+    out["codec_error__index_frame_size"] = f;
+  }
   out["index_invalid__garbage_index"] =
       testing_util::ReplaceIndexBytes(good, std::vector<uint8_t>(64, 0xA5));
   out["unknown_feature__bit_20_named"] = WithIndex(

@@ -107,12 +107,12 @@ TEST(ContainerTest, EveryTensorKindRoundTripsThroughEveryPath) {
   EXPECT_EQ(r.format_major(), kFormatMajor);
   EXPECT_EQ(r.producer_name(), "weightless");
   EXPECT_EQ(r.producer_version(), "test");
-  EXPECT_EQ(r.required_features(),
-            static_cast<uint64_t>(Feature::kZstd) | static_cast<uint64_t>(Feature::kRibbon) |
-                static_cast<uint64_t>(Feature::kBloomier) |
-                static_cast<uint64_t>(Feature::kPackedCodes) |
-                static_cast<uint64_t>(Feature::kFloat16) |
-                static_cast<uint64_t>(Feature::kBFloat16) | static_cast<uint64_t>(Feature::kInt8));
+  EXPECT_EQ(
+      r.required_features(),
+      static_cast<uint64_t>(Feature::kZstd) | static_cast<uint64_t>(Feature::kRibbon) |
+          static_cast<uint64_t>(Feature::kBloomier) | static_cast<uint64_t>(Feature::kPackedCodes) |
+          static_cast<uint64_t>(Feature::kFloat16) | static_cast<uint64_t>(Feature::kBFloat16) |
+          static_cast<uint64_t>(Feature::kInt8) | static_cast<uint64_t>(Feature::kZstdIndex));
   const TensorInfo& fc1 = r.tensor(*r.FindTensor("fc1"));
   EXPECT_EQ(fc1.storage, Storage::kRetrieval);
   EXPECT_EQ(fc1.retrieval_kind, RetrievalKind::kRibbon);
@@ -132,6 +132,28 @@ TEST(ContainerTest, EveryTensorKindRoundTripsThroughEveryPath) {
   EXPECT_EQ(std::get<bool>(*r.FindMetadata("retrained")), true);
   EXPECT_EQ(r.FindMetadata("missing"), nullptr);
   fs::remove_all(dir);
+}
+
+TEST(ContainerTest, IndexIsCompressedWhenSmallerAndReadsEitherWay) {
+  SampleModel model;
+  const std::vector<uint8_t> compressed = SampleFileBytes(false, &model);
+  testing_util::VectorOutputStream out;
+  WriterOptions options;
+  options.producer_version = "test";
+  options.compress_index = false;
+  auto w = Writer::ToStream(&out, options);
+  ASSERT_TRUE(w.ok());
+  testing_util::WriteSampleModel(w->get(), false);
+  ASSERT_TRUE((*w)->Finish().ok());
+  EXPECT_LT(compressed.size(), out.bytes.size());
+  for (const std::vector<uint8_t>* bytes :
+       std::vector<const std::vector<uint8_t>*>{&compressed, &out.bytes}) {
+    auto r = Reader::OpenBuffer(bytes->data(), bytes->size());
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(((*r)->required_features() & static_cast<uint64_t>(Feature::kZstdIndex)) != 0,
+              bytes == &compressed);
+    ExpectModel(**r, model);
+  }
 }
 
 TEST(ContainerTest, WritesToAPipe) {

@@ -7,6 +7,9 @@
 #ifndef WEIGHTLESS_TESTS_FILE_TEST_UTIL_H_
 #define WEIGHTLESS_TESTS_FILE_TEST_UTIL_H_
 
+#include <zstd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "container/file_layout.h"
+#include "weightless/format.h"
 #include "weightless/reader.h"
 #include "weightless/retrieval.h"
 #include "weightless/writer.h"
@@ -195,15 +199,30 @@ inline std::vector<uint8_t> SampleFileBytes(bool small, SampleModel* model = nul
   return out.bytes;
 }
 
-// Unpacks the index of a valid file for surgery.
+// Unpacks the index of a valid file for surgery. A zstd-compressed index is
+// decompressed and its "zstd-index" feature entry dropped, because ReplaceIndexBytes
+// stores indexes uncompressed.
 inline std::unique_ptr<fb::IndexT> UnpackIndex(const std::vector<uint8_t>& file) {
   const uint8_t* trailer = file.data() + file.size() - container::kTrailerSize;
   const uint64_t offset = container::GetLE64(trailer);
-  return std::unique_ptr<fb::IndexT>(fb::GetIndex(file.data() + offset)->UnPack());
+  const uint64_t size = container::GetLE64(trailer + 8);
+  const uint64_t features = container::GetLE64(trailer + 24);
+  std::vector<uint8_t> raw(file.begin() + static_cast<long>(offset),
+                           file.begin() + static_cast<long>(offset + size));
+  if (features & static_cast<uint64_t>(Feature::kZstdIndex)) {
+    std::vector<uint8_t> out(ZSTD_getFrameContentSize(raw.data(), raw.size()));
+    if (ZSTD_decompress(out.data(), out.size(), raw.data(), raw.size()) != out.size()) std::abort();
+    raw = std::move(out);
+  }
+  std::unique_ptr<fb::IndexT> index(fb::GetIndex(raw.data())->UnPack());
+  auto& f = index->required_features;
+  f.erase(std::remove_if(f.begin(), f.end(), [](const auto& x) { return x->bit == 7; }), f.end());
+  return index;
 }
 
-// Replaces the index of `file` by `index_bytes` and rewrites the trailer with correct
-// checksums and `features` (default: unchanged).
+// Replaces the index of `file` by the uncompressed `index_bytes` and rewrites the
+// trailer with correct checksums and `features` (default: unchanged), without the
+// "zstd-index" bit.
 inline std::vector<uint8_t> ReplaceIndexBytes(const std::vector<uint8_t>& file,
                                               const std::vector<uint8_t>& index_bytes,
                                               int64_t features = -1) {
@@ -211,7 +230,8 @@ inline std::vector<uint8_t> ReplaceIndexBytes(const std::vector<uint8_t>& file,
   container::Trailer trailer;
   trailer.index_offset = container::GetLE64(old_trailer);
   trailer.required_features =
-      features < 0 ? container::GetLE64(old_trailer + 24) : static_cast<uint64_t>(features);
+      (features < 0 ? container::GetLE64(old_trailer + 24) : static_cast<uint64_t>(features)) &
+      ~static_cast<uint64_t>(Feature::kZstdIndex);
   std::vector<uint8_t> out(file.begin(), file.begin() + static_cast<long>(trailer.index_offset));
   out.insert(out.end(), index_bytes.begin(), index_bytes.end());
   trailer.index_size = index_bytes.size();

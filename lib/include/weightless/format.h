@@ -30,9 +30,10 @@ enum class Feature : uint64_t {
   kFloat16 = uint64_t{1} << 4,      // a dense float16 tensor
   kBFloat16 = uint64_t{1} << 5,     // a dense bfloat16 tensor
   kInt8 = uint64_t{1} << 6,         // a dense int8 tensor
+  kZstdIndex = uint64_t{1} << 7,    // the index itself is stored as a zstd frame
 };
 // Every feature this library implements.
-constexpr uint64_t kKnownFeatures = 0x7F;
+constexpr uint64_t kKnownFeatures = 0xFF;
 
 // The name of one feature bit ("zstd", "ribbon", ...); "unknown" for others.
 WEIGHTLESS_EXPORT const char* FeatureName(uint64_t bit);

@@ -497,7 +497,8 @@ Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeo
   // Features: the trailer's bits must be exactly what the tensors use, and the index
   // must name each of them.
   out.required_features = required_features;
-  const uint64_t used = FeaturesUsed(out.tensors);
+  const uint64_t used =
+      FeaturesUsed(out.tensors) | (required_features & static_cast<uint64_t>(Feature::kZstdIndex));
   if (used != required_features) {
     return Corrupt(FileError::kFeatureMismatch,
                    "trailer: required_features " + Num(required_features) +

@@ -25,6 +25,8 @@ const char* FeatureName(uint64_t bit) {
       return "bfloat16";
     case static_cast<uint64_t>(Feature::kInt8):
       return "int8";
+    case static_cast<uint64_t>(Feature::kZstdIndex):
+      return "zstd-index";
   }
   return "unknown";
 }

@@ -293,17 +293,45 @@ Result<std::unique_ptr<Reader::Impl>> Reader::Impl::OpenSource(std::unique_ptr<S
     return container::Corrupt(FileError::kIndexChecksum,
                               "index at offset " + Num(tr.index_offset) + ": checksum mismatch");
   }
+  uint64_t index_size = tr.index_size;
+  if (tr.required_features & static_cast<uint64_t>(Feature::kZstdIndex)) {
+    // The index is one zstd frame that states its size; bound it before allocating.
+    const unsigned long long raw = ZSTD_getFrameContentSize(index_data, tr.index_size);
+    if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN) {
+      return container::Corrupt(
+          FileError::kCodecError,
+          "index at offset " + Num(tr.index_offset) + ": not a zstd frame with a content size");
+    }
+    if (raw > FileLimits::kMaxIndexBytes) {
+      return container::FileStatus(StatusCode::kOutOfRange, FileError::kLimitExceeded,
+                                   "index at offset " + Num(tr.index_offset) +
+                                       ": decompresses to " + Num(raw) +
+                                       " bytes, beyond the limit of 64 MiB");
+    }
+    std::vector<uint8_t> decompressed(raw);
+    const size_t n =
+        ZSTD_decompress(decompressed.data(), decompressed.size(), index_data, tr.index_size);
+    if (ZSTD_isError(n) || n != raw) {
+      return container::Corrupt(FileError::kCodecError,
+                                "index at offset " + Num(tr.index_offset) + ": " +
+                                    (ZSTD_isError(n) ? std::string(ZSTD_getErrorName(n))
+                                                     : "decompressed to the wrong size"));
+    }
+    impl->index_buffer = std::move(decompressed);
+    index_data = impl->index_buffer.data();
+    index_size = raw;
+  }
   const uint64_t unknown = tr.required_features & ~kKnownFeatures;
   if (unknown != 0) {
     return container::FileStatus(
         StatusCode::kNotSupported, FileError::kUnknownFeature,
-        "the file requires " + container::NameUnknownFeatures(index_data, tr.index_size, unknown) +
+        "the file requires " + container::NameUnknownFeatures(index_data, index_size, unknown) +
             ", which this reader does not implement; a newer Weightless can read it");
   }
   container::FileGeometry geometry{container::kHeaderSize, tr.index_offset,
                                    options.max_decompressed_bytes};
   Result<container::IndexContents> index =
-      container::ParseIndex(index_data, tr.index_size, geometry, tr.required_features);
+      container::ParseIndex(index_data, index_size, geometry, tr.required_features);
   if (!index.ok()) return index.status();
   impl->index = std::move(index).value();
   impl->index.format_major = header->major;  // the header's version is authoritative

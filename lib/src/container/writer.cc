@@ -407,10 +407,24 @@ Status Writer::Finish() {
                                ? std::string(VersionString())
                                : impl_->options.producer_version;
   index.required_features = container::FeaturesUsed(index.tensors);
-  const std::vector<uint8_t> bytes = container::BuildIndex(index);
-  if (bytes.size() > FileLimits::kMaxIndexBytes) {
+  std::vector<uint8_t> bytes = container::BuildIndex(index);
+  if (bytes.size() > FileLimits::kMaxIndexBytes) {  // readers refuse larger, compressed or not
     return impl_->Fail(Status::OutOfRange("index of " + std::to_string(bytes.size()) + " bytes",
                                           "exceeds the limit of 64 MiB"));
+  }
+  if (impl_->options.compress_index) {
+    // The compressed index names its own feature, so build it again with that bit.
+    container::IndexContents flagged = index;
+    flagged.required_features |= static_cast<uint64_t>(Feature::kZstdIndex);
+    const std::vector<uint8_t> raw = container::BuildIndex(flagged);
+    std::vector<uint8_t> compressed(ZSTD_compressBound(raw.size()));
+    const size_t n = ZSTD_compress(compressed.data(), compressed.size(), raw.data(), raw.size(),
+                                   ZSTD_maxCLevel());
+    if (!ZSTD_isError(n) && n < bytes.size()) {
+      compressed.resize(n);
+      bytes = std::move(compressed);
+      index.required_features = flagged.required_features;
+    }
   }
   s = impl_->Pad();
   if (!s.ok()) return impl_->Fail(s);
