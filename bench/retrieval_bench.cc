@@ -118,6 +118,43 @@ void BM_DecodeFloats(benchmark::State& state) {
   state.SetLabel(weightless::RetrievalKindName(kind));
 }
 
+// As BM_DecodeFloats, writing the codes. Args: kind, universe, density (per mille), t.
+void BM_DecodeCodes(benchmark::State& state) {
+  const auto kind = static_cast<RetrievalKind>(state.range(0));
+  const uint64_t universe = static_cast<uint64_t>(state.range(1));
+  const int density = static_cast<int>(state.range(2));
+  const int t = static_cast<int>(state.range(3));
+  const RetrievalTable& table = GetTable(kind, universe, density, t);
+  std::vector<uint16_t> out(universe);
+  for (auto _ : state) {
+    auto status = table.view().DecodeCodes(0, universe, out.data(), 1);
+    if (!status.ok()) state.SkipWithError(status.ToString().c_str());
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(universe));
+  state.SetLabel(weightless::RetrievalKindName(kind));
+}
+
+// Random single-index lookups. Args: kind, universe, density (per mille), t.
+void BM_Lookup(benchmark::State& state) {
+  const auto kind = static_cast<RetrievalKind>(state.range(0));
+  const uint64_t universe = static_cast<uint64_t>(state.range(1));
+  const int density = static_cast<int>(state.range(2));
+  const int t = static_cast<int>(state.range(3));
+  const RetrievalTable& table = GetTable(kind, universe, density, t);
+  std::vector<uint64_t> indices(1 << 16);
+  std::mt19937_64 rng(7);
+  for (uint64_t& i : indices) i = rng() % universe;
+  for (auto _ : state) {
+    uint32_t sum = 0;
+    for (uint64_t i : indices) sum += table.view().Lookup(i);
+    benchmark::DoNotOptimize(sum);
+  }
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(indices.size()));
+  state.SetLabel(weightless::RetrievalKindName(kind));
+}
+
 // The physical reference: copying the same dense float32 output. Args: universe.
 void BM_MemcpyDense(benchmark::State& state) {
   const uint64_t universe = static_cast<uint64_t>(state.range(0));
@@ -168,6 +205,17 @@ BENCHMARK(BM_DecodeFloats)
     ->Args({kBloomier, kVggFc6, 40, 8, 2})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+BENCHMARK(BM_DecodeCodes)
+    ->ArgNames({"kind", "N", "permille", "t"})
+    ->Args({kRibbon, 10000000, 50, 8})
+    ->Args({kBloomier, 10000000, 50, 8})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Lookup)
+    ->ArgNames({"kind", "N", "permille", "t"})
+    ->Args({kRibbon, 10000000, 50, 8})
+    ->Args({kBloomier, 10000000, 50, 8})
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_MemcpyDense)
     ->ArgNames({"N"})
     ->Arg(100000)

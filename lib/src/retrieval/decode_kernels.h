@@ -8,6 +8,7 @@
 #define WEIGHTLESS_RETRIEVAL_DECODE_KERNELS_H_
 
 #include <cstdint>
+#include <utility>  // std::integer_sequence, in decode_kernels.inc
 
 #include "retrieval/query.h"
 #include "weightless/retrieval.h"
@@ -23,6 +24,13 @@ struct DecodeKernels {
   void (*floats)(RetrievalKind kind, int t, const ShardGeometry& g, uint64_t lo, uint64_t hi,
                  const float* centroids, uint32_t k, float* out);
 };
+
+// The weight code `code` stands for: centroids[code - 1] for code in 1..k, else 0.
+static inline float WeightOf(uint32_t code, const float* centroids, uint32_t k) {
+  const uint32_t index = code - 1;  // code 0 wraps to 0xFFFFFFFF
+  const float w = centroids[index < k ? index : 0];
+  return index < k ? w : 0.0f;
+}
 
 // The kernels for this CPU. Thread-safe; the choice is made once.
 const DecodeKernels& SelectedDecodeKernels();

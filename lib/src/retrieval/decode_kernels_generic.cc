@@ -5,10 +5,62 @@
 namespace weightless {
 namespace retrieval {
 namespace generic {
+
 template <int T>
-static inline uint32_t RibbonParities(const uint8_t* blocks, uint64_t x, uint64_t coefficient) {
+static WEIGHTLESS_ALWAYS_INLINE uint32_t RibbonParities(const uint8_t* blocks, uint64_t x,
+                                                        uint64_t coefficient) {
   return RibbonParitiesPortable<T>(blocks, x, coefficient);
 }
+
+// The portable batches are loops of single-key queries: their iterations are
+// independent, so the processor overlaps them.
+
+template <int T>
+class RibbonBatches {
+ public:
+  static constexpr int kKeys = 8;
+
+  explicit RibbonBatches(const RibbonShard& shard) : shard_(shard) {}
+  WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
+    auto parities = [](const uint8_t* blocks, uint64_t x, uint64_t c) {
+      return RibbonParitiesPortable<T>(blocks, x, c);
+    };
+    for (int j = 0; j < kKeys; ++j) {
+      codes[j] = QueryRibbon<T>(shard_, KeyHash(first + j, shard_.seed), parities);
+    }
+  }
+
+ private:
+  const RibbonShard shard_;
+};
+
+template <int T>
+class BloomierBatches {
+ public:
+  static constexpr int kKeys = 8;
+
+  explicit BloomierBatches(const BloomierShard& shard) : shard_(shard) {}
+  WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
+    for (int j = 0; j < kKeys; ++j) {
+      codes[j] = QueryBloomier<T>(shard_, KeyHash(first + j, shard_.seed));
+    }
+  }
+
+ private:
+  const BloomierShard shard_;
+};
+
+template <int N>
+static WEIGHTLESS_ALWAYS_INLINE void StoreCodes(const uint32_t* codes, uint16_t* out) {
+  for (int j = 0; j < N; ++j) out[j] = static_cast<uint16_t>(codes[j]);
+}
+
+template <int N>
+static WEIGHTLESS_ALWAYS_INLINE void StoreWeights(const uint32_t* codes, const float* centroids,
+                                                  uint32_t k, float* out) {
+  for (int j = 0; j < N; ++j) out[j] = WeightOf(codes[j], centroids, k);
+}
+
 #include "retrieval/decode_kernels.inc"
 }  // namespace generic
 
@@ -25,7 +77,9 @@ const DecodeKernels& SelectedDecodeKernels() {
 #if defined(WEIGHTLESS_HAVE_X86V3_KERNELS)
   static const DecodeKernels& selected = []() -> const DecodeKernels& {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2") &&
+    // Exactly the features decode_kernels_x86v3.cc is compiled with (lib/CMakeLists.txt).
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi") &&
+        __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("fma") &&
         __builtin_cpu_supports("popcnt")) {
       return X86V3DecodeKernels();
     }

@@ -10,6 +10,14 @@
 #include <cstdint>
 
 #define XXH_INLINE_ALL  // the per-key hash must inline into the decode loops
+// Only 8- and 12-byte inputs are hashed here, which never reach xxHash's vectorized
+// long-input code, so its scalar variant gives the same results. Selecting it matters
+// for GCC: with the AVX2 variant (the default under -march=x86-64-v3) xxhash.h compiles
+// XXH3 at -O2, and GCC does not inline -O2 functions (here XXH3_rrmxmx) into the -O3
+// decode loops ("optimization level attribute mismatch"), costing a call per key.
+#ifndef XXH_VECTOR
+#define XXH_VECTOR 0  // XXH_SCALAR
+#endif
 #include <xxhash.h>
 
 namespace weightless {
@@ -18,6 +26,15 @@ namespace retrieval {
 // Every function here is `static inline`: each translation unit, including the decode
 // kernels compiled for other CPU targets, gets its own copy, so the linker can never
 // substitute a copy compiled for a CPU feature the running machine lacks.
+
+// For the per-key helpers of the decode loops: those are instantiated for 16 values of
+// t and two encodings, which exhausts GCC's budget for inlining ordinary inline
+// functions, and a call per key costs more than the work it does.
+#if defined(__GNUC__)
+#define WEIGHTLESS_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define WEIGHTLESS_ALWAYS_INLINE inline
+#endif
 
 static inline void StoreLE64(uint8_t* p, uint64_t v) {
   for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
@@ -36,14 +53,20 @@ static inline uint64_t ShardSeed(uint64_t table_seed, uint64_t shard_index, uint
 }
 
 // The hash of one key: XXH3_64bits_withSeed(LE64(key), 8, shard_seed).
-static inline uint64_t KeyHash(uint64_t key, uint64_t shard_seed) {
+static WEIGHTLESS_ALWAYS_INLINE uint64_t KeyHash(uint64_t key, uint64_t shard_seed) {
   uint8_t buf[8];
   StoreLE64(buf, key);
-  return XXH3_64bits_withSeed(buf, sizeof buf, shard_seed);
+  // This is the body of XXH3_64bits_withSeed, called through xxHash's always-inline
+  // internal entry point: GCC does not inline the public function into the large decode
+  // kernels (--param inline-unit-growth), and a call per key costs more than the hash.
+  // Inlined with the length known, it folds to the 8-byte path, and the seed's part of
+  // it moves out of the decode loops. The spec's test vectors check the result.
+  return XXH3_64bits_internal(buf, sizeof buf, shard_seed, XXH3_kSecret, sizeof(XXH3_kSecret),
+                              XXH3_hashLong_64b_withSeed);
 }
 
 // floor(a * n / 2^64): maps a uniform 64-bit value to [0, n) (Lemire's fast range).
-static inline uint64_t FastRange64(uint64_t a, uint64_t n) {
+static WEIGHTLESS_ALWAYS_INLINE uint64_t FastRange64(uint64_t a, uint64_t n) {
 #if defined(__SIZEOF_INT128__)
   __extension__ typedef unsigned __int128 Uint128;
   return static_cast<uint64_t>((static_cast<Uint128>(a) * n) >> 64);
@@ -56,14 +79,16 @@ static inline uint64_t FastRange64(uint64_t a, uint64_t n) {
 #endif
 }
 
-static inline uint64_t RotateLeft64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static WEIGHTLESS_ALWAYS_INLINE uint64_t RotateLeft64(uint64_t x, int r) {
+  return (x << r) | (x >> (64 - r));
+}
 
 constexpr uint64_t kMaskMultiplier = 0xC2B2AE3D27D4EB4FULL;
 constexpr uint64_t kCoefficientMultiplier = 0x9E3779B97F4A7C15ULL;
 
 // The t-bit mask XORed into every query: the top t bits of h * 0xC2B2AE3D27D4EB4F.
 // REQUIRES: 1 <= t <= 16.
-static inline uint32_t ValueMask(uint64_t h, int t) {
+static WEIGHTLESS_ALWAYS_INLINE uint32_t ValueMask(uint64_t h, int t) {
   return static_cast<uint32_t>((h * kMaskMultiplier) >> (64 - t));
 }
 
@@ -79,12 +104,25 @@ struct RibbonRow {
   uint64_t coefficient;
 };
 
-static inline RibbonRow RibbonRowOf(uint64_t h, uint64_t m) {
+// The part of RibbonRowOf that depends on the shard only, for loops that hoist it.
+struct RibbonShape {
+  uint64_t starts;            // m - w + 1, the number of possible starts
+  uint64_t coefficient_mask;  // 2^w - 1
+};
+
+static WEIGHTLESS_ALWAYS_INLINE RibbonShape RibbonShapeOf(uint64_t m) {
   const uint64_t w = m < kRibbonWidth ? m : kRibbonWidth;
+  return RibbonShape{m - w + 1, w < 64 ? (uint64_t{1} << w) - 1 : ~uint64_t{0}};
+}
+
+static WEIGHTLESS_ALWAYS_INLINE RibbonRow RibbonRowOf(uint64_t h, const RibbonShape& shape) {
   const uint64_t g = h * kCoefficientMultiplier;
-  uint64_t c = (g ^ (g >> 32)) | 1;
-  if (w < 64) c &= (uint64_t{1} << w) - 1;
-  return RibbonRow{FastRange64(h, m - w + 1), c};
+  const uint64_t c = ((g ^ (g >> 32)) | 1) & shape.coefficient_mask;
+  return RibbonRow{FastRange64(h, shape.starts), c};
+}
+
+static WEIGHTLESS_ALWAYS_INLINE RibbonRow RibbonRowOf(uint64_t h, uint64_t m) {
+  return RibbonRowOf(h, RibbonShapeOf(m));
 }
 
 // Bloomier: three positions, one in each third of a shard of m = 3L cells (L >= 1):
@@ -94,7 +132,8 @@ struct BloomierPositions {
   uint64_t p[3];
 };
 
-static inline BloomierPositions BloomierPositionsOf(uint64_t h, uint64_t segment) {
+static WEIGHTLESS_ALWAYS_INLINE BloomierPositions BloomierPositionsOf(uint64_t h,
+                                                                      uint64_t segment) {
   return BloomierPositions{{FastRange64(h, segment),
                             segment + FastRange64(RotateLeft64(h, 21), segment),
                             2 * segment + FastRange64(RotateLeft64(h, 42), segment)}};
