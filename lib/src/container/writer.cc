@@ -256,6 +256,34 @@ Status CheckCentroids(const std::string& name, const std::vector<float>& centroi
   }
   return Status::OK();
 }
+// The checks and index record shared by the two kinds of encoded layer.
+Status CheckEncodedLayer(const std::string& name, uint64_t elements, const LayerStats& stats,
+                         Codec codec) {
+  if (stats.kept > elements || stats.false_positives > elements - stats.kept) {
+    return Status::InvalidArgument("layer '" + name + "': stats count more weights than the shape");
+  }
+  if (codec != Codec::kNone && codec != Codec::kZstd) {
+    return Status::InvalidArgument("layer '" + name + "': unknown codec");
+  }
+  return Status::OK();
+}
+
+TensorInfo EncodedLayerInfo(const std::string& name, const std::vector<uint64_t>& shape,
+                            Storage storage, int code_bits, const std::vector<float>& centroids,
+                            const LayerStats& stats, const RetrainInfo& retrain, Codec codec) {
+  TensorInfo info;
+  info.name = name;
+  info.shape = shape;
+  info.storage = storage;
+  info.dtype = DType::kFloat32;  // the decoded type
+  info.centroids = centroids;
+  info.code_bits = code_bits;
+  info.stats = stats;
+  info.retrain = retrain;
+  info.codec = codec;
+  return info;
+}
+
 }  // namespace
 
 Status Writer::AddRetrievalLayer(std::string_view name, const std::vector<uint64_t>& shape,
@@ -274,27 +302,15 @@ Status Writer::AddRetrievalLayer(std::string_view name, const std::vector<uint64
                                    std::to_string(elements));
   }
   s = CheckCentroids(n, centroids, view.value_bits());
+  if (s.ok()) s = CheckEncodedLayer(n, elements, stats, codec);
   if (!s.ok()) return s;
-  if (stats.kept > elements || stats.false_positives > elements - stats.kept) {
-    return Status::InvalidArgument("layer '" + n + "': stats count more weights than the shape");
-  }
-  if (codec != Codec::kNone && codec != Codec::kZstd)
-    return Status::InvalidArgument("unknown codec");
-  TensorInfo info;
-  info.name = n;
-  info.shape = shape;
-  info.storage = Storage::kRetrieval;
-  info.dtype = DType::kFloat32;
-  info.centroids = centroids;
-  info.code_bits = view.value_bits();
+  TensorInfo info = EncodedLayerInfo(n, shape, Storage::kRetrieval, view.value_bits(), centroids,
+                                     stats, retrain, codec);
   info.retrieval_kind = view.kind();
   info.retrieval_seed = view.seed();
   info.shard_span = view.shard_span();
   info.shard_count = view.shard_count();
   info.cells = view.cell_count();
-  info.stats = stats;
-  info.retrain = retrain;
-  info.codec = codec;
   return impl_->AddSection(std::move(info), table.bytes().size(), 1,
                            Impl::Bytes(table.bytes().data()));
 }
@@ -323,21 +339,10 @@ Status Writer::AddPackedCodesLayer(std::string_view name, const std::vector<uint
           "codes must be 0..K = " + std::to_string(centroids.size()));
     }
   }
-  if (stats.kept > elements || stats.false_positives > elements - stats.kept) {
-    return Status::InvalidArgument("layer '" + n + "': stats count more weights than the shape");
-  }
-  if (codec != Codec::kNone && codec != Codec::kZstd)
-    return Status::InvalidArgument("unknown codec");
-  TensorInfo info;
-  info.name = n;
-  info.shape = shape;
-  info.storage = Storage::kPackedCodes;
-  info.dtype = DType::kFloat32;
-  info.centroids = centroids;
-  info.code_bits = code_bits;
-  info.stats = stats;
-  info.retrain = retrain;
-  info.codec = codec;
+  s = CheckEncodedLayer(n, elements, stats, codec);
+  if (!s.ok()) return s;
+  TensorInfo info = EncodedLayerInfo(n, shape, Storage::kPackedCodes, code_bits, centroids, stats,
+                                     retrain, codec);
   // Eight codes take code_bits whole bytes, so pieces of 8-code groups pack alone.
   const uint64_t group_bytes = static_cast<uint64_t>(code_bits);
   return impl_->AddSection(
