@@ -60,6 +60,10 @@ class WEIGHTLESS_EXPORT Reader {
   const std::string& producer_name() const;
   const std::string& producer_version() const;
   uint64_t file_size() const;
+  // Where the index is stored and its stored size (compressed when the required
+  // features include zstd-index).
+  uint64_t index_offset() const;
+  uint64_t index_size() const;
   // True when the file is memory-mapped (or a caller's buffer), false for pread.
   bool is_mapped() const;
 

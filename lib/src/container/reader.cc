@@ -367,6 +367,8 @@ const std::string& Reader::producer_name() const { return impl_->index.producer_
 const std::string& Reader::producer_version() const { return impl_->index.producer_version; }
 uint64_t Reader::file_size() const { return impl_->source->size(); }
 bool Reader::is_mapped() const { return impl_->source->mapped(); }
+uint64_t Reader::index_offset() const { return impl_->trailer.index_offset; }
+uint64_t Reader::index_size() const { return impl_->trailer.index_size; }
 size_t Reader::tensor_count() const { return impl_->index.tensors.size(); }
 const TensorInfo& Reader::tensor(size_t i) const { return impl_->index.tensors[i]; }
 const std::vector<MetadataEntry>& Reader::metadata() const { return impl_->index.metadata; }

@@ -1,0 +1,204 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+//
+// wl-dump FILE: what a .wl file holds: format version, required features, producer,
+// model metadata, a table of tensors and the retraining history; --sections lists every
+// byte range of the file; --json prints the same as one JSON document (schema in
+// tools/README.md). A thin shell over the public reader.
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "weightless/format.h"
+#include "weightless/reader.h"
+#include "weightless/version.h"
+
+namespace {
+
+using weightless::Reader;
+using weightless::TensorInfo;
+
+std::string FeatureList(uint64_t bits) {
+  std::string out;
+  for (int b = 0; b < 64; ++b) {
+    if (!(bits >> b & 1)) continue;
+    if (!out.empty()) out += ", ";
+    out += weightless::FeatureName(uint64_t{1} << b);
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string Shape(const TensorInfo& t) {
+  if (t.shape.empty()) return "scalar";
+  std::string s;
+  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "x" : "") + std::to_string(t.shape[i]);
+  return s;
+}
+
+std::string Encoding(const TensorInfo& t) {
+  switch (t.storage) {
+    case weightless::Storage::kDense:
+      return weightless::DTypeName(t.dtype);
+    case weightless::Storage::kRetrieval:
+      return std::string(weightless::RetrievalKindName(t.retrieval_kind)) +
+             " t=" + std::to_string(t.code_bits) + " K=" + std::to_string(t.centroids.size());
+    case weightless::Storage::kPackedCodes:
+      return "packed b=" + std::to_string(t.code_bits) + " K=" + std::to_string(t.centroids.size());
+  }
+  return "unknown";
+}
+
+// Bytes the tensor costs in the file: its section plus its centroids.
+uint64_t Bytes(const TensorInfo& t) { return t.stored_bytes + 4 * t.centroids.size(); }
+
+double FalsePositiveRate(const TensorInfo& t) {
+  const uint64_t n = t.element_count();
+  return n > t.stats.kept ? static_cast<double>(t.stats.false_positives) / (n - t.stats.kept) : 0;
+}
+
+nlohmann::json MetadataJson(const weightless::MetadataValue& v) {
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  if (const auto* i = std::get_if<int64_t>(&v)) return *i;
+  if (const auto* d = std::get_if<double>(&v)) return *d;
+  return std::get<bool>(v);
+}
+
+nlohmann::json Accuracy(float a) { return std::isnan(a) ? nlohmann::json() : nlohmann::json(a); }
+
+nlohmann::json ToJson(const Reader& r) {
+  nlohmann::json j;
+  j["format"] = {{"major", r.format_major()}, {"minor", r.format_minor()}};
+  j["file_bytes"] = r.file_size();
+  j["required_features"] = nlohmann::json::array();
+  for (int b = 0; b < 64; ++b) {
+    if (r.required_features() >> b & 1) {
+      j["required_features"].push_back(weightless::FeatureName(uint64_t{1} << b));
+    }
+  }
+  j["producer"] = {{"name", r.producer_name()}, {"version", r.producer_version()}};
+  j["metadata"] = nlohmann::json::object();
+  for (const auto& m : r.metadata()) j["metadata"][m.key] = MetadataJson(m.value);
+  j["index"] = {{"offset", r.index_offset()}, {"stored_bytes", r.index_size()}};
+  j["tensors"] = nlohmann::json::array();
+  for (size_t i = 0; i < r.tensor_count(); ++i) {
+    const TensorInfo& t = r.tensor(i);
+    nlohmann::json x = {{"name", t.name},
+                        {"shape", t.shape},
+                        {"storage", weightless::StorageName(t.storage)},
+                        {"dtype", weightless::DTypeName(t.dtype)},
+                        {"bytes", Bytes(t)},
+                        {"section",
+                         {{"offset", t.section_offset},
+                          {"stored_bytes", t.stored_bytes},
+                          {"raw_bytes", t.raw_bytes},
+                          {"codec", weightless::CodecName(t.codec)},
+                          {"checksum", t.checksum}}}};
+    if (t.storage != weightless::Storage::kDense) {
+      x["centroids"] = t.centroids;
+      x["code_bits"] = t.code_bits;
+      x["kept"] = t.stats.kept;
+      x["false_positives"] = t.stats.false_positives;
+      x["false_positive_rate"] = FalsePositiveRate(t);
+      x["retrain"] = {{"encode_order", t.retrain.encode_order},
+                      {"epochs_after", t.retrain.epochs_after},
+                      {"accuracy_before_encoding", Accuracy(t.retrain.accuracy_before_encoding)},
+                      {"accuracy_after_encoding", Accuracy(t.retrain.accuracy_after_encoding)},
+                      {"accuracy_after_retraining", Accuracy(t.retrain.accuracy_after_retraining)}};
+    }
+    if (t.storage == weightless::Storage::kRetrieval) {
+      x["retrieval"] = {{"kind", weightless::RetrievalKindName(t.retrieval_kind)},
+                        {"seed", t.retrieval_seed},
+                        {"shard_span", t.shard_span},
+                        {"shards", t.shard_count},
+                        {"cells", t.cells}};
+    }
+    j["tensors"].push_back(x);
+  }
+  return j;
+}
+
+void PrintText(const Reader& r, const std::string& path, bool sections) {
+  std::printf("%s: Weightless file, format %u.%u, %" PRIu64 " bytes\n", path.c_str(),
+              r.format_major(), r.format_minor(), r.file_size());
+  std::printf("required features: %s\n", FeatureList(r.required_features()).c_str());
+  std::printf("producer: %s %s\n", r.producer_name().c_str(), r.producer_version().c_str());
+  for (const auto& m : r.metadata()) {
+    std::printf("metadata %s = %s\n", m.key.c_str(), MetadataJson(m.value).dump().c_str());
+  }
+  std::printf("\n%-16s %-12s %-12s %-22s %9s %9s %7s %9s\n", "tensor", "shape", "storage",
+              "encoding", "kept", "bytes", "FP %", "ratio");
+  for (size_t i = 0; i < r.tensor_count(); ++i) {
+    const TensorInfo& t = r.tensor(i);
+    const bool encoded = t.storage != weightless::Storage::kDense;
+    const uint64_t bytes = Bytes(t);
+    const double ratio = bytes ? 4.0 * static_cast<double>(t.element_count()) / bytes : 0;
+    char fp[32] = "-";
+    if (encoded) std::snprintf(fp, sizeof fp, "%.2f", 100 * FalsePositiveRate(t));
+    std::printf("%-16s %-12s %-12s %-22s %9s %9" PRIu64 " %7s %8.1fx\n", t.name.c_str(),
+                Shape(t).c_str(), weightless::StorageName(t.storage), Encoding(t).c_str(),
+                encoded ? std::to_string(t.stats.kept).c_str() : "-", bytes, fp, ratio);
+  }
+  bool history = false;
+  for (size_t i = 0; i < r.tensor_count(); ++i) history |= r.tensor(i).retrain.encode_order >= 0;
+  if (history) {
+    std::printf("\nretraining history (test accuracy)\n%-16s %5s %6s %9s %9s %9s\n", "layer",
+                "order", "epochs", "before", "encoded", "retrained");
+    for (size_t i = 0; i < r.tensor_count(); ++i) {
+      const TensorInfo& t = r.tensor(i);
+      if (t.retrain.encode_order < 0) continue;
+      std::printf("%-16s %5d %6d %8.2f%% %8.2f%% %8.2f%%\n", t.name.c_str(), t.retrain.encode_order,
+                  t.retrain.epochs_after, 100 * t.retrain.accuracy_before_encoding,
+                  100 * t.retrain.accuracy_after_encoding,
+                  100 * t.retrain.accuracy_after_retraining);
+    }
+  }
+  if (sections) {
+    std::printf("\n%-10s %10s %10s %10s %-6s %-18s %s\n", "offset", "stored", "raw", "align",
+                "codec", "checksum", "what");
+    std::printf("%-10d %10d %10d %10s %-6s %-18s %s\n", 0, 64, 64, "-", "-", "-", "header");
+    for (size_t i = 0; i < r.tensor_count(); ++i) {
+      const TensorInfo& t = r.tensor(i);
+      std::printf("%-10" PRIu64 " %10" PRIu64 " %10" PRIu64 " %10s %-6s 0x%016" PRIx64 " %s\n",
+                  t.section_offset, t.stored_bytes, t.raw_bytes,
+                  t.section_offset % 64 == 0 ? "64" : "NO", weightless::CodecName(t.codec),
+                  t.checksum, t.name.c_str());
+    }
+    const bool zstd_index =
+        r.required_features() & static_cast<uint64_t>(weightless::Feature::kZstdIndex);
+    std::printf("%-10" PRIu64 " %10" PRIu64 " %10s %10s %-6s %-18s %s\n", r.index_offset(),
+                r.index_size(), "-", "64", zstd_index ? "zstd" : "none", "(in trailer)", "index");
+    std::printf("%-10" PRIu64 " %10d %10d %10s %-6s %-18s %s\n", r.file_size() - 48, 48, 48, "-",
+                "-", "-", "trailer");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"wl-dump: show what a Weightless (.wl) file holds"};
+  app.set_version_flag("--version",
+                       std::string("wl-dump (weightless ") + weightless::VersionString() + ")");
+  std::string path;
+  bool json = false, sections = false;
+  app.add_option("FILE", path, "the .wl file")->required();
+  app.add_flag("--json", json, "print one JSON document (schema: tools/README.md)");
+  app.add_flag("--sections", sections,
+               "list every section's offset, size, alignment, codec "
+               "and checksum");
+  CLI11_PARSE(app, argc, argv);
+  auto reader = Reader::Open(path);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "wl-dump: %s\n", reader.status().ToString().c_str());
+    return 2;
+  }
+  if (json) {
+    std::printf("%s\n", ToJson(**reader).dump(2).c_str());
+  } else {
+    PrintText(**reader, path, sections);
+  }
+  return 0;
+}
