@@ -29,11 +29,11 @@ inline std::vector<uint8_t> SampleFile() { return testing_util::SampleFileBytes(
 // Rewrites the trailer's checksum after the caller changed trailer fields.
 inline void ResealTrailer(std::vector<uint8_t>* file) {
   uint8_t* t = file->data() + file->size() - container::kTrailerSize;
-  container::PutLE64(t + 32, container::Checksum(t, 32));
+  StoreLE64(t + 32, container::Checksum(t, 32));
 }
 
 inline uint64_t TrailerField(const std::vector<uint8_t>& file, int field) {
-  return container::GetLE64(file.data() + file.size() - container::kTrailerSize + 8 * field);
+  return LoadLE64(file.data() + file.size() - container::kTrailerSize + 8 * field);
 }
 
 // Sets section i's stored bytes to `payload` in place (same size) and fixes its checksum.
@@ -85,7 +85,7 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
   }
   {
     auto f = good;
-    container::PutLE64(f.data() + f.size() - container::kTrailerSize, f.size());
+    StoreLE64(f.data() + f.size() - container::kTrailerSize, f.size());
     ResealTrailer(&f);
     out["index_out_of_bounds__offset_past_end"] = f;
   }
@@ -99,8 +99,8 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
     auto f = good;
     const uint64_t offset = TrailerField(good, 0), size = TrailerField(good, 1);
     f[offset + 5] ^= 0x01;
-    container::PutLE64(f.data() + f.size() - container::kTrailerSize + 16,
-                       container::Checksum(f.data() + offset, size));
+    StoreLE64(f.data() + f.size() - container::kTrailerSize + 16,
+              container::Checksum(f.data() + offset, size));
     ResealTrailer(&f);
     out["codec_error__index_frame_size"] = f;
   }

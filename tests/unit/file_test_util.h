@@ -204,9 +204,9 @@ inline std::vector<uint8_t> SampleFileBytes(bool small, SampleModel* model = nul
 // stores indexes uncompressed.
 inline std::unique_ptr<fb::IndexT> UnpackIndex(const std::vector<uint8_t>& file) {
   const uint8_t* trailer = file.data() + file.size() - container::kTrailerSize;
-  const uint64_t offset = container::GetLE64(trailer);
-  const uint64_t size = container::GetLE64(trailer + 8);
-  const uint64_t features = container::GetLE64(trailer + 24);
+  const uint64_t offset = LoadLE64(trailer);
+  const uint64_t size = LoadLE64(trailer + 8);
+  const uint64_t features = LoadLE64(trailer + 24);
   std::vector<uint8_t> raw(file.begin() + static_cast<long>(offset),
                            file.begin() + static_cast<long>(offset + size));
   if (features & static_cast<uint64_t>(Feature::kZstdIndex)) {
@@ -228,9 +228,9 @@ inline std::vector<uint8_t> ReplaceIndexBytes(const std::vector<uint8_t>& file,
                                               int64_t features = -1) {
   const uint8_t* old_trailer = file.data() + file.size() - container::kTrailerSize;
   container::Trailer trailer;
-  trailer.index_offset = container::GetLE64(old_trailer);
+  trailer.index_offset = LoadLE64(old_trailer);
   trailer.required_features =
-      (features < 0 ? container::GetLE64(old_trailer + 24) : static_cast<uint64_t>(features)) &
+      (features < 0 ? LoadLE64(old_trailer + 24) : static_cast<uint64_t>(features)) &
       ~static_cast<uint64_t>(Feature::kZstdIndex);
   std::vector<uint8_t> out(file.begin(), file.begin() + static_cast<long>(trailer.index_offset));
   out.insert(out.end(), index_bytes.begin(), index_bytes.end());

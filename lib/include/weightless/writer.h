@@ -122,6 +122,8 @@ class WEIGHTLESS_EXPORT Writer {
  private:
   struct Impl;
   explicit Writer(std::unique_ptr<Impl> impl);
+  // Writes the file header; shared by Create and ToStream.
+  static Result<std::unique_ptr<Writer>> Start(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

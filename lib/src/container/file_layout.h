@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <string>
 
+#include "common/endian.h"
 #include "weightless/format.h"
 #include "weightless/status.h"
 
@@ -61,11 +62,6 @@ Status FileStatus(StatusCode code, FileError error, const std::string& message);
 inline Status Corrupt(FileError error, const std::string& message) {
   return FileStatus(StatusCode::kCorruption, error, message);
 }
-
-void PutLE16(uint8_t* p, uint16_t v);
-void PutLE64(uint8_t* p, uint64_t v);
-uint16_t GetLE16(const uint8_t* p);
-uint64_t GetLE64(const uint8_t* p);
 
 }  // namespace container
 }  // namespace weightless

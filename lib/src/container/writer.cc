@@ -185,12 +185,7 @@ Result<std::unique_ptr<Writer>> Writer::Create(const std::string& path,
   impl->file = std::move(file).value();
   impl->stream = impl->file.get();
   impl->options = options;
-  std::unique_ptr<Writer> writer(new Writer(std::move(impl)));
-  uint8_t header[container::kHeaderSize];
-  container::Header().EncodeTo(header);
-  s = writer->impl_->Write(header, sizeof header);
-  if (!s.ok()) return s;
-  return writer;
+  return Start(std::move(impl));
 }
 
 Result<std::unique_ptr<Writer>> Writer::ToStream(OutputStream* stream,
@@ -201,10 +196,14 @@ Result<std::unique_ptr<Writer>> Writer::ToStream(OutputStream* stream,
   auto impl = std::make_unique<Impl>();
   impl->stream = stream;
   impl->options = options;
+  return Start(std::move(impl));
+}
+
+Result<std::unique_ptr<Writer>> Writer::Start(std::unique_ptr<Impl> impl) {
   std::unique_ptr<Writer> writer(new Writer(std::move(impl)));
   uint8_t header[container::kHeaderSize];
   container::Header().EncodeTo(header);
-  s = writer->impl_->Write(header, sizeof header);
+  Status s = writer->impl_->Write(header, sizeof header);
   if (!s.ok()) return s;
   return writer;
 }

@@ -20,6 +20,8 @@
 #endif
 #include <xxhash.h>
 
+#include "common/endian.h"
+
 namespace weightless {
 namespace retrieval {
 
@@ -35,13 +37,6 @@ namespace retrieval {
 #else
 #define WEIGHTLESS_ALWAYS_INLINE inline
 #endif
-
-static inline void StoreLE64(uint8_t* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
-static inline void StoreLE32(uint8_t* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
-}
 
 // The seed of one build attempt of one shard:
 //   XXH3_64bits_withSeed(LE64(shard_index) || LE32(attempt), 12, table_seed).

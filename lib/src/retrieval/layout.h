@@ -27,7 +27,8 @@
 #define WEIGHTLESS_RETRIEVAL_LAYOUT_H_
 
 #include <cstdint>
-#include <cstring>
+
+#include "common/endian.h"
 
 namespace weightless {
 namespace retrieval {
@@ -35,26 +36,6 @@ namespace retrieval {
 constexpr uint8_t kSectionMagic[4] = {'W', 'L', 'R', 'T'};
 constexpr size_t kHeaderSize = 40;
 constexpr size_t kDirectoryEntrySize = 8;
-
-static inline uint64_t LoadLE64(const uint8_t* p) {
-  uint64_t v;
-  std::memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap64(v);
-#endif
-  return v;
-}
-static inline uint32_t LoadLE32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  v = __builtin_bswap32(v);
-#endif
-  return v;
-}
-static inline uint16_t LoadLE16(const uint8_t* p) {
-  return static_cast<uint16_t>(p[0] | (p[1] << 8));
-}
 
 constexpr size_t kBloomierPaddingBytes = 8;
 constexpr size_t kRibbonPaddingBytes = 64;

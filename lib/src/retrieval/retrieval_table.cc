@@ -152,11 +152,11 @@ void WriteHeader(uint8_t* p, RetrievalKind kind, int t, uint64_t universe, uint6
   p[4] = static_cast<uint8_t>(kind);
   p[5] = static_cast<uint8_t>(t);
   p[6] = p[7] = 0;
-  retrieval::StoreLE64(p + 8, universe);
-  retrieval::StoreLE64(p + 16, span);
-  retrieval::StoreLE64(p + 24, seed);
-  retrieval::StoreLE32(p + 32, shard_count);
-  retrieval::StoreLE32(p + 36, 0);
+  StoreLE64(p + 8, universe);
+  StoreLE64(p + 16, span);
+  StoreLE64(p + 24, seed);
+  StoreLE32(p + 32, shard_count);
+  StoreLE32(p + 36, 0);
 }
 
 }  // namespace
@@ -262,8 +262,8 @@ Result<RetrievalTable> RetrievalTable::Build(uint64_t universe, const uint64_t* 
   uint64_t cell_begin = 0;
   for (uint64_t s = 0; s < shard_count; ++s) {
     const ShardResult& r = results[s];
-    retrieval::StoreLE32(directory + s * kDirectoryEntrySize, static_cast<uint32_t>(cell_begin));
-    retrieval::StoreLE32(directory + s * kDirectoryEntrySize + 4, r.attempt);
+    StoreLE32(directory + s * kDirectoryEntrySize, static_cast<uint32_t>(cell_begin));
+    StoreLE32(directory + s * kDirectoryEntrySize + 4, r.attempt);
     const uint64_t m = r.cells.size();
     for (uint64_t j = 0; j < m; ++j) {
       const uint64_t cell = cell_begin + j;
@@ -278,9 +278,8 @@ Result<RetrievalTable> RetrievalTable::Build(uint64_t universe, const uint64_t* 
     }
     cell_begin += m;
   }
-  retrieval::StoreLE32(directory + shard_count * kDirectoryEntrySize,
-                       static_cast<uint32_t>(total_cells));
-  retrieval::StoreLE32(directory + shard_count * kDirectoryEntrySize + 4, 0);
+  StoreLE32(directory + shard_count * kDirectoryEntrySize, static_cast<uint32_t>(total_cells));
+  StoreLE32(directory + shard_count * kDirectoryEntrySize + 4, 0);
 
   Result<RetrievalView> view = RetrievalView::Open(table.bytes_.data(), table.bytes_.size());
   if (!view.ok()) return Status::Internal("built table fails validation", view.status().ToString());
@@ -323,8 +322,6 @@ Status Corrupt(const std::string& field, uint64_t offset, const std::string& pro
 }  // namespace
 
 Result<RetrievalView> RetrievalView::Open(const uint8_t* data, size_t size) {
-  using retrieval::LoadLE32;
-  using retrieval::LoadLE64;
   if (data == nullptr && size > 0) return Status::InvalidArgument("retrieval table: null data");
   if (size < kHeaderSize) {
     return Corrupt("header", 0,
@@ -418,7 +415,7 @@ Result<RetrievalView> RetrievalView::Open(const uint8_t* data, size_t size) {
     if (tail_cells != 0) {
       const uint8_t* block = v.cells_ + full_blocks * 8 * v.value_bits_;
       for (int p = 0; p < v.value_bits_; ++p) {
-        if (retrieval::LoadLE64(block + 8 * p) >> tail_cells != 0) {
+        if (LoadLE64(block + 8 * p) >> tail_cells != 0) {
           return Corrupt("cells", cells_offset + (block - v.cells_) + 8 * p,
                          "bits past the last cell must be zero");
         }
