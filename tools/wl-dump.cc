@@ -2,16 +2,20 @@
 //
 // wl-dump FILE: what a .wl file holds: format version, required features, producer,
 // model metadata, a table of tensors and the retraining history; --sections lists every
-// byte range of the file; --json prints the same as one JSON document (schema in
+// byte range of the file; --layer NAME decodes one tensor and shows statistics and a
+// histogram of its values; --json prints the same as one JSON document (schema in
 // tools/README.md). A thin shell over the public reader.
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "weightless/format.h"
 #include "weightless/reader.h"
@@ -121,6 +125,133 @@ nlohmann::json ToJson(const Reader& r) {
   return j;
 }
 
+// Statistics of a tensor's decoded values, for --layer.
+struct ValueStats {
+  uint64_t count = 0, zeros = 0, non_finite = 0;
+  double min = 0, max = 0, mean = 0, std = 0, l2 = 0;
+  // Non-zero finite values: each distinct value with its count when there are at most
+  // kMaxDistinct of them (encoded layers: the centroids), else kBins equal-width bins.
+  std::map<float, uint64_t> distinct;
+  bool binned = false;
+  std::vector<uint64_t> bins;
+  double bin_lo = 0, bin_width = 0;
+};
+constexpr size_t kMaxDistinct = 32;
+constexpr int kBins = 20;
+
+ValueStats ComputeStats(const std::vector<float>& v) {
+  ValueStats s;
+  s.count = v.size();
+  double sum = 0, sum2 = 0;
+  uint64_t finite = 0;
+  bool first = true;
+  for (float x : v) {
+    if (!std::isfinite(x)) {
+      ++s.non_finite;
+      continue;
+    }
+    ++finite;
+    sum += x;
+    sum2 += double{x} * x;
+    if (first || x < s.min) s.min = x;
+    if (first || x > s.max) s.max = x;
+    first = false;
+    if (x == 0) {
+      ++s.zeros;
+    } else if (!s.binned) {
+      ++s.distinct[x];
+      s.binned = s.distinct.size() > kMaxDistinct;
+    }
+  }
+  if (finite > 0) {
+    s.mean = sum / finite;
+    s.std = std::sqrt(std::max(0.0, sum2 / finite - s.mean * s.mean));
+    s.l2 = std::sqrt(sum2);
+  }
+  if (s.binned) {
+    s.distinct.clear();
+    s.bins.assign(kBins, 0);
+    s.bin_lo = s.min;
+    s.bin_width = (s.max - s.min) / kBins;
+    for (float x : v) {
+      if (!std::isfinite(x) || x == 0) continue;
+      int b = s.bin_width > 0 ? static_cast<int>((x - s.bin_lo) / s.bin_width) : 0;
+      ++s.bins[std::clamp(b, 0, kBins - 1)];
+    }
+  }
+  return s;
+}
+
+// " ###..." scaled so that `largest` gets 40 marks; empty for a zero count.
+std::string Bar(uint64_t count, uint64_t largest) {
+  constexpr int kWidth = 40;
+  const int n = largest ? static_cast<int>((count * kWidth + largest - 1) / largest) : 0;
+  return n ? " " + std::string(n, '#') : "";
+}
+
+void PrintLayerText(const TensorInfo& t, const ValueStats& s) {
+  const bool encoded = t.storage != weightless::Storage::kDense;
+  std::printf("tensor %s: %s, %s %s, %" PRIu64 " values\n", t.name.c_str(), Shape(t).c_str(),
+              weightless::StorageName(t.storage), Encoding(t).c_str(), s.count);
+  auto pct = [&](uint64_t n) { return s.count ? 100.0 * n / s.count : 0.0; };
+  std::printf("  zeros      %10" PRIu64 " (%.2f%%)\n", s.zeros, pct(s.zeros));
+  const uint64_t nonzero = s.count - s.zeros - s.non_finite;
+  std::printf("  non-zero   %10" PRIu64 " (%.2f%%)", nonzero, pct(nonzero));
+  if (encoded) {
+    std::printf(": %" PRIu64 " kept, %" PRIu64 " false positives", t.stats.kept,
+                t.stats.false_positives);
+  }
+  std::printf("\n");
+  if (s.non_finite) std::printf("  NaN or inf %10" PRIu64 "\n", s.non_finite);
+  std::printf("  min %.6g  max %.6g  mean %.6g  std %.6g  L2 norm %.6g\n", s.min, s.max, s.mean,
+              s.std, s.l2);
+  if (!s.binned) {
+    uint64_t largest = 0;
+    for (const auto& [value, n] : s.distinct) largest = std::max(largest, n);
+    std::printf("non-zero values (%zu distinct)\n", s.distinct.size());
+    for (const auto& [value, n] : s.distinct) {
+      std::printf("  %12.6g %10" PRIu64 "%s\n", value, n, Bar(n, largest).c_str());
+    }
+  } else {
+    uint64_t largest = 0;
+    for (uint64_t n : s.bins) largest = std::max(largest, n);
+    std::printf("non-zero values (%d bins)\n", kBins);
+    for (int b = 0; b < kBins; ++b) {
+      std::printf("  [%10.4g, %10.4g%c %10" PRIu64 "%s\n", s.bin_lo + b * s.bin_width,
+                  b + 1 == kBins ? s.max : s.bin_lo + (b + 1) * s.bin_width,
+                  b + 1 == kBins ? ']' : ')', s.bins[b], Bar(s.bins[b], largest).c_str());
+    }
+  }
+}
+
+nlohmann::json LayerJson(const TensorInfo& t, const ValueStats& s) {
+  nlohmann::json j = {
+      {"name", t.name}, {"count", s.count}, {"zeros", s.zeros}, {"non_finite", s.non_finite},
+      {"min", s.min},   {"max", s.max},     {"mean", s.mean},   {"std", s.std},
+      {"l2_norm", s.l2}};
+  if (t.storage != weightless::Storage::kDense) {
+    j["kept"] = t.stats.kept;
+    j["false_positives"] = t.stats.false_positives;
+  }
+  nlohmann::json h;
+  if (!s.binned) {
+    h["kind"] = "values";
+    h["entries"] = nlohmann::json::array();
+    for (const auto& [value, n] : s.distinct)
+      h["entries"].push_back({{"value", value}, {"count", n}});
+  } else {
+    h["kind"] = "bins";
+    h["entries"] = nlohmann::json::array();
+    for (int b = 0; b < kBins; ++b) {
+      h["entries"].push_back({{"lo", s.bin_lo + b * s.bin_width},
+                              {"hi", b + 1 == kBins ? s.max : s.bin_lo + (b + 1) * s.bin_width},
+                              {"count", s.bins[b]}});
+    }
+  }
+  j["histogram"] = h;
+  return j;
+}
+
 void PrintText(const Reader& r, const std::string& path, bool sections) {
   std::printf("%s: Weightless file, format %u.%u, %" PRIu64 " bytes\n", path.c_str(),
               r.format_major(), r.format_minor(), r.file_size());
@@ -182,23 +313,47 @@ int main(int argc, char** argv) {
   CLI::App app{"wl-dump: show what a Weightless (.wl) file holds"};
   app.set_version_flag("--version",
                        std::string("wl-dump (weightless ") + weightless::VersionString() + ")");
-  std::string path;
+  std::string path, layer;
   bool json = false, sections = false;
   app.add_option("FILE", path, "the .wl file")->required();
   app.add_flag("--json", json, "print one JSON document (schema: tools/README.md)");
   app.add_flag("--sections", sections,
                "list every section's offset, size, alignment, codec "
                "and checksum");
+  app.add_option("--layer", layer,
+                 "decode this tensor and show statistics and a histogram of its values");
   CLI11_PARSE(app, argc, argv);
   auto reader = Reader::Open(path);
   if (!reader.ok()) {
     std::fprintf(stderr, "wl-dump: %s\n", reader.status().ToString().c_str());
     return 2;
   }
+  const Reader& r = **reader;
+  if (!layer.empty()) {
+    auto index = r.FindTensor(layer);
+    if (!index.ok()) {
+      std::fprintf(stderr, "wl-dump: %s\n", index.status().ToString().c_str());
+      return 1;
+    }
+    const TensorInfo& t = r.tensor(*index);
+    std::vector<float> values(t.element_count());
+    weightless::Status s = r.Decode(*index, values.data(), values.size(), 0);
+    if (!s.ok()) {
+      std::fprintf(stderr, "wl-dump: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    const ValueStats stats = ComputeStats(values);
+    if (json) {
+      std::printf("%s\n", LayerJson(t, stats).dump(2).c_str());
+    } else {
+      PrintLayerText(t, stats);
+    }
+    return 0;
+  }
   if (json) {
-    std::printf("%s\n", ToJson(**reader).dump(2).c_str());
+    std::printf("%s\n", ToJson(r).dump(2).c_str());
   } else {
-    PrintText(**reader, path, sections);
+    PrintText(r, path, sections);
   }
   return 0;
 }

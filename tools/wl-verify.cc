@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
                   path.c_str(), (*reader)->tensor_count(),
                   static_cast<unsigned long long>((*reader)->file_size()));
     } else {
-      std::printf("%s: DAMAGED (%zu problems)\n", path.c_str(), problems.size());
+      std::printf("%s: DAMAGED (%zu problem%s)\n", path.c_str(), problems.size(),
+                  problems.size() == 1 ? "" : "s");
       if (worst < 1) worst = 1;
     }
   }

@@ -440,16 +440,16 @@ std::vector<Status> Reader::Verify() const {
     }
     for (uint64_t k = 0; k < end - gap_begin; ++k) {
       if ((*gap)[k] != 0) {
-        problems.push_back(container::Corrupt(
-            FileError::kUnexplainedBytes,
-            "byte at offset " + Num(gap_begin + k) + " before " + before + " is not zero padding"));
+        problems.push_back(container::Corrupt(FileError::kUnexplainedBytes,
+                                              "padding before " + before + ": byte at offset " +
+                                                  Num(gap_begin + k) + " is not zero"));
         return;
       }
     }
   };
   for (size_t i = 0; i < im.index.tensors.size(); ++i) {
     const TensorInfo& t = im.index.tensors[i];
-    check_gap(t.section_offset, im.Label(i) + "'s section");
+    check_gap(t.section_offset, "the section of " + im.Label(i));
     gap_begin = t.section_offset + t.stored_bytes;
     Result<const uint8_t*> stored = im.ReadStored(i, /*verify=*/true, &buffer);
     if (!stored.ok()) {

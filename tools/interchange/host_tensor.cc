@@ -1,0 +1,178 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+
+#include "host_tensor.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include "weightless/tensor.h"
+
+namespace wl_tools {
+
+using weightless::Result;
+using weightless::Status;
+
+const char* ElementTypeName(ElementType type) {
+  switch (type) {
+    case ElementType::kF64:
+      return "F64";
+    case ElementType::kF32:
+      return "F32";
+    case ElementType::kF16:
+      return "F16";
+    case ElementType::kBF16:
+      return "BF16";
+    case ElementType::kOther:
+      break;
+  }
+  return "other";
+}
+
+size_t ElementSize(ElementType type) {
+  switch (type) {
+    case ElementType::kF64:
+      return 8;
+    case ElementType::kF32:
+      return 4;
+    case ElementType::kF16:
+    case ElementType::kBF16:
+      return 2;
+    case ElementType::kOther:
+      break;
+  }
+  return 0;
+}
+
+uint64_t HostTensor::element_count() const {
+  uint64_t n = 1;
+  for (uint64_t d : shape) n *= d;
+  return n;
+}
+
+Result<std::vector<float>> HostTensor::ToFloat32() const {
+  const size_t size = ElementSize(type);
+  if (size == 0) {
+    return Status::InvalidArgument("tensor '" + name + "': element type " + declared_type +
+                                   " is not floating point; Weightless stores float tensors");
+  }
+  const uint64_t n = element_count();
+  if (bytes.size() != n * size) {
+    return Status::Internal("tensor '" + name + "': byte count does not match its shape");
+  }
+  std::vector<float> out(n);
+  const uint8_t* p = bytes.data();
+  for (uint64_t i = 0; i < n; ++i, p += size) {
+    uint64_t bits = 0;
+    for (size_t b = 0; b < size; ++b) bits |= uint64_t{p[b]} << (8 * b);
+    switch (type) {
+      case ElementType::kF64: {
+        double d;
+        std::memcpy(&d, &bits, 8);
+        out[i] = static_cast<float>(d);
+        break;
+      }
+      case ElementType::kF32: {
+        const uint32_t w = static_cast<uint32_t>(bits);
+        std::memcpy(&out[i], &w, 4);
+        break;
+      }
+      case ElementType::kF16:
+        out[i] = weightless::HalfToFloat(static_cast<uint16_t>(bits));
+        break;
+      case ElementType::kBF16:
+        out[i] = weightless::BFloat16ToFloat(static_cast<uint16_t>(bits));
+        break;
+      case ElementType::kOther:
+        break;
+    }
+  }
+  return out;
+}
+
+Result<uint64_t> CheckedElementCount(const std::vector<uint64_t>& shape, size_t element_size,
+                                     const std::string& what) {
+  constexpr uint64_t kMax = uint64_t{1} << 62;
+  uint64_t n = 1;
+  for (uint64_t d : shape) {
+    if (d != 0 && n > kMax / d) {
+      return Status::InvalidArgument(what + ": the shape's element count overflows");
+    }
+    n *= d;
+  }
+  if (element_size != 0 && n > kMax / element_size) {
+    return Status::InvalidArgument(what + ": the shape's byte size overflows");
+  }
+  return n;
+}
+
+Result<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
+  std::string temp = (slash == std::string::npos ? "" : dir) + ".wl-tmp-XXXXXX";
+  const int fd = mkstemp(temp.data());
+  if (fd < 0) {
+    return Status::IOError("cannot create a temporary file in '" + dir + "' for '" + path +
+                           "': " + std::strerror(errno));
+  }
+  // mkstemp creates 0600; give the file the permissions a plain create would.
+  const mode_t mask = umask(0);
+  umask(mask);
+  if (fchmod(fd, 0666 & ~mask) != 0) {
+    close(fd);
+    unlink(temp.c_str());
+    return Status::IOError("cannot set the permissions of '" + temp + "'");
+  }
+  return std::unique_ptr<AtomicFile>(new AtomicFile(path, std::move(temp), fd));
+}
+
+AtomicFile::~AtomicFile() {
+  if (fd_ >= 0) {
+    close(fd_);
+    unlink(temp_.c_str());
+  }
+}
+
+Status AtomicFile::Fail(const std::string& what) {
+  const std::string reason = std::strerror(errno);
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+  unlink(temp_.c_str());
+  return Status::IOError("cannot " + what + " '" + path_ + "': " + reason);
+}
+
+Status AtomicFile::Write(const void* data, size_t size) {
+  if (fd_ < 0) return Status::IOError("'" + path_ + "': write after failure or commit");
+  const uint8_t* p = static_cast<const uint8_t*>(data);
+  while (size > 0) {
+    const ssize_t w = write(fd_, p, size);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return Fail("write");
+    p += w;
+    size -= static_cast<size_t>(w);
+  }
+  return Status::OK();
+}
+
+Status AtomicFile::Commit() {
+  if (fd_ < 0) return Status::IOError("'" + path_ + "': commit after failure or commit");
+  if (fsync(fd_) != 0) return Fail("sync");
+  const int fd = fd_;
+  fd_ = -1;
+  if (close(fd) != 0) {
+    unlink(temp_.c_str());
+    return Status::IOError("cannot close '" + path_ + "': " + std::strerror(errno));
+  }
+  if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    unlink(temp_.c_str());
+    return Status::IOError("cannot rename into '" + path_ + "': " + reason);
+  }
+  return Status::OK();
+}
+
+}  // namespace wl_tools
