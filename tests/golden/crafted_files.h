@@ -171,6 +171,8 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
   out["bad_name__invalid_utf8"] =
       WithIndex(good, [](fb::IndexT& idx) { idx.tensors[1]->name = "w\xff"; });
   out["bad_name__empty"] = WithIndex(good, [](fb::IndexT& idx) { idx.tensors[1]->name = ""; });
+  out["bad_name__1025_bytes"] =
+      WithIndex(good, [](fb::IndexT& idx) { idx.tensors[1]->name = std::string(1025, 'n'); });
   out["duplicate_name__two_tensors"] =
       WithIndex(good, [](fb::IndexT& idx) { idx.tensors[2]->name = idx.tensors[1]->name; });
   out["bad_shape__rank_9"] = WithIndex(
