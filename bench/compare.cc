@@ -226,25 +226,19 @@ void CompareLayer(const char* name, uint64_t rows, uint64_t cols, double keep,
     }
     rows_out.push_back({label, t.stored_bytes + 4 * t.centroids.size(), ms, exact});
   };
-  o.storage = weightless::LayerStorage::kRetrieval;
-  o.kind = weightless::RetrievalKind::kRibbon;
+  // The tables store the same layer: its non-zeros as the kept set, and their (at most
+  // K) distinct values, which exact 1-D k-means reproduces exactly, as the centroids.
+  weightless::EncodeOptions same = o;
+  same.mask.resize(n);
+  for (uint64_t i = 0; i < n; ++i) same.mask[i] = reference[i] != 0;
+  same.cluster_method = weightless::ClusterMethod::kOptimal;
+  same.storage = weightless::LayerStorage::kRetrieval;
+  same.kind = weightless::RetrievalKind::kRibbon;
   weightless_row("weightless ribbon t=8",
-                 Check(weightless::EncodeLayer(reference.data(), {rows, cols},
-                                               [&] {
-                                                 auto r = o;
-                                                 r.keep_fraction = static_cast<double>(kept) / n;
-                                                 return r;
-                                               }()),
-                       "encode ribbon"));
-  o.kind = weightless::RetrievalKind::kBloomier;
+                 Check(weightless::EncodeLayer(reference.data(), {rows, cols}, same), "ribbon"));
+  same.kind = weightless::RetrievalKind::kBloomier;
   weightless_row("weightless bloomier t=8",
-                 Check(weightless::EncodeLayer(reference.data(), {rows, cols},
-                                               [&] {
-                                                 auto r = o;
-                                                 r.keep_fraction = static_cast<double>(kept) / n;
-                                                 return r;
-                                               }()),
-                       "encode bloomier"));
+                 Check(weightless::EncodeLayer(reference.data(), {rows, cols}, same), "bloomier"));
   weightless_row("weightless packed codes", std::move(packed));
 
   // Deep Compression: sparse relative indices + codes, entropy-coded.

@@ -154,6 +154,24 @@ TEST(ShareWeightsTest, CodesCentroidsAndEdgeCases) {
   EXPECT_NE(ShareWeights(inf, 2, 2).status().ToString().find("index 1"), std::string::npos);
 }
 
+// Found by fuzz_roundtrip: the centroids were computed from prefix sums of values
+// centred on the overall mean, so values far smaller than the spread lost their low
+// digits (a cluster of zeros got a centroid of 2e-16; here they were off by ~1e4 and out
+// of order). With a cluster per distinct value every centroid must be that value.
+TEST(ShareWeightsTest, CentroidsAreExactAndOrderedOverWideRanges) {
+  const float v[] = {3, 1e20f, 0, 1e-30f, -1e20f, 1, 0, 2};
+  const std::vector<float> distinct = {-1e20f, 0, 1e-30f, 1, 2, 3, 1e20f};
+  for (ClusterMethod method : {ClusterMethod::kOptimal, ClusterMethod::kLinearKMeans}) {
+    auto c = ShareWeights(v, 8, 7, method);
+    ASSERT_TRUE(c.ok());
+    EXPECT_TRUE(std::is_sorted(c->centroids.begin(), c->centroids.end()));
+    if (method != ClusterMethod::kOptimal) continue;  // Lloyd may merge the small values
+    EXPECT_EQ(c->centroids, distinct);
+    for (size_t i = 0; i < 8; ++i) EXPECT_EQ(c->centroids[c->codes[i] - 1], v[i]) << i;
+    EXPECT_EQ(c->squared_error, 0);
+  }
+}
+
 TEST(ShareWeightsTest, CentroidGradientsMoveSharedWeights) {
   std::vector<float> centroids = {-1.0f, 1.0f};
   const float grads[] = {0.5f, 0.25f, -1.0f, 7.0f};

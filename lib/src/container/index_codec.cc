@@ -88,90 +88,6 @@ bool IsValidName(const std::string& s) {
   return true;
 }
 
-std::vector<uint8_t> BuildIndex(const IndexContents& contents) {
-  flatbuffers::FlatBufferBuilder b(4096);
-  std::vector<fb::SectionRef> sections;
-  std::vector<flatbuffers::Offset<fb::Tensor>> tensors;
-  for (const TensorInfo& t : contents.tensors) {
-    fb::SectionKind kind = t.storage == Storage::kDense       ? fb::SectionKind::TensorData
-                           : t.storage == Storage::kRetrieval ? fb::SectionKind::RetrievalTable
-                                                              : fb::SectionKind::PackedCodes;
-    sections.emplace_back(t.section_offset, t.stored_bytes, t.raw_bytes, t.checksum, kind,
-                          static_cast<fb::Codec>(t.codec), 0, 0);
-    auto name = b.CreateString(t.name);
-    auto shape = b.CreateVector(t.shape);
-    flatbuffers::Offset<flatbuffers::Vector<float>> centroids;
-    if (t.storage != Storage::kDense) centroids = b.CreateVector(t.centroids);
-    flatbuffers::Offset<fb::RetrievalInfo> retrieval;
-    if (t.storage == Storage::kRetrieval) {
-      retrieval = fb::CreateRetrievalInfo(b, static_cast<uint8_t>(t.retrieval_kind),
-                                          static_cast<uint8_t>(t.code_bits), t.retrieval_seed,
-                                          t.shard_span, t.shard_count, t.cells);
-    }
-    flatbuffers::Offset<fb::LayerStats> stats;
-    flatbuffers::Offset<fb::RetrainInfo> retrain;
-    if (t.storage != Storage::kDense) {
-      stats = fb::CreateLayerStats(b, t.stats.kept, t.stats.false_positives,
-                                   t.stats.added_squared_error);
-      retrain = fb::CreateRetrainInfo(
-          b, t.retrain.encode_order, t.retrain.epochs_after, t.retrain.accuracy_before_encoding,
-          t.retrain.accuracy_after_encoding, t.retrain.accuracy_after_retraining);
-    }
-    fb::TensorBuilder tb(b);
-    tb.add_name(name);
-    tb.add_shape(shape);
-    tb.add_storage(static_cast<fb::Storage>(t.storage));
-    tb.add_dtype(static_cast<fb::DType>(t.dtype));
-    tb.add_section(static_cast<uint32_t>(tensors.size()));
-    if (t.storage != Storage::kDense) {
-      tb.add_centroids(centroids);
-      tb.add_code_bits(static_cast<uint8_t>(t.code_bits));
-      tb.add_stats(stats);
-      tb.add_retrain(retrain);
-    }
-    if (t.storage == Storage::kRetrieval) tb.add_retrieval(retrieval);
-    if (t.storage == Storage::kDense && t.dtype == DType::kInt8) tb.add_int8_scale(t.int8_scale);
-    tensors.push_back(tb.Finish());
-  }
-  std::vector<flatbuffers::Offset<fb::MetadataEntry>> metadata;
-  for (const MetadataEntry& m : contents.metadata) {
-    auto key = b.CreateString(m.key);
-    flatbuffers::Offset<flatbuffers::String> str;
-    if (const auto* s = std::get_if<std::string>(&m.value)) str = b.CreateString(*s);
-    fb::MetadataEntryBuilder mb(b);
-    mb.add_key(key);
-    if (std::holds_alternative<std::string>(m.value)) {
-      mb.add_type(fb::MetadataType::String);
-      mb.add_string_value(str);
-    } else if (const auto* i = std::get_if<int64_t>(&m.value)) {
-      mb.add_type(fb::MetadataType::Int);
-      mb.add_int_value(*i);
-    } else if (const auto* d = std::get_if<double>(&m.value)) {
-      mb.add_type(fb::MetadataType::Double);
-      mb.add_double_value(*d);
-    } else {
-      mb.add_type(fb::MetadataType::Bool);
-      mb.add_bool_value(std::get<bool>(m.value));
-    }
-    metadata.push_back(mb.Finish());
-  }
-  std::vector<flatbuffers::Offset<fb::RequiredFeature>> features;
-  for (int bit = 0; bit < 64; ++bit) {
-    const uint64_t mask = uint64_t{1} << bit;
-    if (contents.required_features & mask) {
-      features.push_back(
-          fb::CreateRequiredFeatureDirect(b, static_cast<uint8_t>(bit), FeatureName(mask)));
-    }
-  }
-  auto producer = fb::CreateProducerDirect(b, contents.producer_name.c_str(),
-                                           contents.producer_version.c_str());
-  auto index = fb::CreateIndex(b, contents.format_major, contents.format_minor, producer,
-                               b.CreateVectorOfStructs(sections), b.CreateVector(tensors),
-                               b.CreateVector(metadata), b.CreateVector(features));
-  fb::FinishIndexBuffer(b, index);
-  return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
-}
-
 namespace {
 
 flatbuffers::Verifier::Options VerifierLimits() {
@@ -198,6 +114,16 @@ Result<const fb::Index*> VerifiedIndex(const uint8_t* data, size_t size) {
 // Builds "tensor 'name'" (or "tensor #i" while the name is not yet trusted).
 std::string TensorLabel(size_t i, const std::string& name, bool name_ok) {
   return name_ok ? "tensor '" + name + "'" : "tensor #" + Num(i);
+}
+
+// FlatBuffers builders align a vector's elements to their size, but the 2.0.8 Verifier
+// checks only the 4-byte length before them, so a crafted index can put the 8-byte
+// elements of `sections` or of a `shape` at an offset that is 4 mod 8, and reading them
+// would be a misaligned load (undefined behaviour). An empty vector has nothing to load
+// (builders do not align those). `buffer` is the index's first byte.
+template <typename Vector>
+bool ElementsAligned8(const uint8_t* buffer, const Vector* v) {
+  return v == nullptr || v->size() == 0 || (v->Data() - buffer) % 8 == 0;
 }
 
 bool FiniteAll(const flatbuffers::Vector<float>* v) {
@@ -254,6 +180,9 @@ Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeo
   }
   const auto* sections = index->sections();
   const auto* tensors = index->tensors();
+  if (!ElementsAligned8(data, sections)) {
+    return Corrupt(FileError::kIndexInvalid, "index: the sections vector is not 8-byte aligned");
+  }
   const size_t tensor_count = tensors ? tensors->size() : 0;
   const size_t section_count = sections ? sections->size() : 0;
   if (tensor_count > FileLimits::kMaxTensors) {
@@ -267,7 +196,9 @@ Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeo
   }
   std::unordered_set<std::string> names;
   uint64_t previous_end = geometry.payload_begin;
-  out.tensors.reserve(tensor_count);
+  // No reserve(tensor_count): memory grows with tensors that passed their checks, so a
+  // small crafted index claiming 2^20 tensors cannot make the reader allocate for all of
+  // them before the first one is found wrong.
   for (size_t i = 0; i < tensor_count; ++i) {
     const fb::Tensor* ft = tensors->Get(static_cast<flatbuffers::uoffset_t>(i));
     TensorInfo t;
@@ -283,6 +214,9 @@ Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeo
       return Corrupt(FileError::kDuplicateName, label + ": name used by an earlier tensor");
     }
     // Shape: rank and an overflow-checked product.
+    if (!ElementsAligned8(data, ft->shape())) {
+      return Corrupt(FileError::kIndexInvalid, label + ": the shape vector is not 8-byte aligned");
+    }
     if (ft->shape()->size() > FileLimits::kMaxRank) {
       return Corrupt(FileError::kBadShape,
                      label + ": rank " + Num(ft->shape()->size()) + " exceeds the limit of 8");

@@ -31,6 +31,7 @@ struct IndexContents {
 // The features a set of tensors uses (what required_features must be).
 uint64_t FeaturesUsed(const std::vector<TensorInfo>& tensors);
 
+// The writer's side, in index_builder.cc (not part of the reader-only library).
 std::vector<uint8_t> BuildIndex(const IndexContents& contents);
 
 // Where the index may point: payload sections must lie in [payload_begin, payload_end).

@@ -20,6 +20,7 @@ namespace {
 // the prefix sums of squares lose as little precision as possible.
 struct Histogram {
   std::vector<double> value;  // ascending, centred
+  std::vector<float> raw;     // the same values as given
   std::vector<double> count;
   double mean = 0;
 };
@@ -35,6 +36,7 @@ Histogram MakeHistogram(const float* values, size_t n) {
     size_t j = i;
     while (j < n && sorted[j] == sorted[i]) ++j;
     h.value.push_back(static_cast<double>(sorted[i]) - h.mean);
+    h.raw.push_back(sorted[i]);
     h.count.push_back(static_cast<double>(j - i));
     i = j;
   }
@@ -55,10 +57,9 @@ struct SegmentCost {
     const double c = s0[j + 1] - s0[i], a = s1[j + 1] - s1[i], b = s2[j + 1] - s2[i];
     return std::max(0.0, b - a * a / c);
   }
-  double Mean(size_t i, size_t j) const { return (s1[j + 1] - s1[i]) / (s0[j + 1] - s0[i]); }
 };
 
-// cluster_of[d] for each distinct value d (0-based cluster), and centres (centred).
+// cluster_of[d] for each distinct value d (0-based cluster), and centres (not centred).
 void OptimalClusters(const Histogram& h, size_t k, std::vector<uint32_t>* cluster_of,
                      std::vector<double>* centres) {
   const size_t d = h.value.size();
@@ -105,7 +106,16 @@ void OptimalClusters(const Histogram& h, size_t k, std::vector<uint32_t>* cluste
   for (size_t c = k; c-- > 0;) {
     const size_t begin = c == 0 ? 0 : first[c][end];
     for (size_t i = begin; i <= end; ++i) (*cluster_of)[i] = static_cast<uint32_t>(c);
-    (*centres)[c] = cost.Mean(begin, end);
+    // The centre is the mean of the cluster's values as given, summed directly: the
+    // centred prefix sums lose the low digits of values much smaller than the spread of
+    // the whole set (a cluster of zeros got a centroid of 2e-16, and with values from
+    // 1e-40 to 1e29 centroids were off by 1e12 and out of order).
+    double sum = 0, members = 0;
+    for (size_t i = begin; i <= end; ++i) {
+      sum += h.count[i] * static_cast<double>(h.raw[i]);
+      members += h.count[i];
+    }
+    (*centres)[c] = sum / members;
     if (c > 0) end = begin - 1;
   }
 }
@@ -148,6 +158,7 @@ void LloydClusters(const Histogram& h, size_t k, int max_iterations,
   }
   // Every value now sits with its nearest centre. When the iteration limit ended the
   // loop, the centres may not yet be exactly the means of their members.
+  for (double& centre : *centres) centre += h.mean;  // not centred, as OptimalClusters'
 }
 
 }  // namespace
@@ -184,7 +195,7 @@ Result<Clustering> ShareWeights(const float* values, size_t n, uint32_t k, Clust
   std::vector<uint16_t> code_of_cluster(clusters, 0);
   for (size_t c = 0; c < clusters; ++c) {
     if (members[c] > 0) {
-      out.centroids.push_back(static_cast<float>(centres[c] + h.mean));
+      out.centroids.push_back(static_cast<float>(centres[c]));
       code_of_cluster[c] = static_cast<uint16_t>(out.centroids.size());
     }
   }

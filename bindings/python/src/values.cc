@@ -1,0 +1,216 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+
+#include "values.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <string_view>
+
+#include "errors.h"
+
+namespace py = pybind11;
+
+namespace weightless {
+namespace python {
+namespace {
+
+[[noreturn]] void ThrowInvalid(const std::string& what) {
+  throw StatusError(Status::InvalidArgument(what));
+}
+
+// A stored float32 accuracy as the Python float of its shortest decimal form, so that
+// 0.9f reads back as 0.9 rather than 0.8999999761581421; None when unknown (NaN).
+py::object OptionalAccuracy(float value) {
+  if (std::isnan(value)) return py::none();
+  char text[32];
+  const std::to_chars_result written = std::to_chars(text, text + sizeof text, value);
+  double shortest = value;
+  std::from_chars(text, written.ptr, shortest);
+  return py::float_(shortest);
+}
+
+float AccuracyFromPython(const py::handle& value) {
+  if (value.is_none()) return std::numeric_limits<float>::quiet_NaN();
+  return value.cast<float>();
+}
+
+}  // namespace
+
+std::string PathArg(const py::handle& path) {
+  py::bytes encoded = py::module_::import("os").attr("fsencode")(path);
+  return std::string(encoded);
+}
+
+py::tuple ShapeTuple(const std::vector<uint64_t>& shape) {
+  py::tuple out(shape.size());
+  for (size_t d = 0; d < shape.size(); ++d) out[d] = py::int_(shape[d]);
+  return out;
+}
+
+std::vector<py::ssize_t> ArrayShape(const std::vector<uint64_t>& shape) {
+  return std::vector<py::ssize_t>(shape.begin(), shape.end());
+}
+
+py::array_t<float> FloatArray(const std::vector<float>& values) {
+  py::array_t<float> out(static_cast<py::ssize_t>(values.size()));
+  if (!values.empty()) {
+    std::memcpy(out.mutable_data(), values.data(), values.size() * sizeof(float));
+  }
+  return out;
+}
+
+FloatInput CopyFloat32(const py::handle& array_like) {
+  py::object numpy = py::module_::import("numpy");
+  // asarray converts lists and other dtypes with numpy's own error messages.
+  auto array = numpy.attr("asarray")(array_like, numpy.attr("float32"), "C")
+                   .cast<py::array_t<float, py::array::c_style>>();
+  FloatInput input;
+  input.shape.assign(array.shape(), array.shape() + array.ndim());
+  input.values.resize(static_cast<size_t>(array.size()));
+  if (!input.values.empty()) {
+    std::memcpy(input.values.data(), array.data(), input.values.size() * sizeof(float));
+  }
+  return input;
+}
+
+py::object MetadataToPython(const MetadataValue& value) {
+  if (const auto* s = std::get_if<std::string>(&value)) return py::str(*s);
+  if (const auto* i = std::get_if<int64_t>(&value)) return py::int_(*i);
+  if (const auto* d = std::get_if<double>(&value)) return py::float_(*d);
+  return py::bool_(std::get<bool>(value));
+}
+
+MetadataValue MetadataFromPython(const py::handle& value) {
+  py::object numpy = py::module_::import("numpy");
+  if (PyBool_Check(value.ptr()) || py::isinstance(value, numpy.attr("bool_"))) {
+    return static_cast<bool>(PyObject_IsTrue(value.ptr()));
+  }
+  if (PyUnicode_Check(value.ptr())) return value.cast<std::string>();
+  if (PyLong_Check(value.ptr()) || py::isinstance(value, numpy.attr("integer"))) {
+    py::object index = py::reinterpret_steal<py::object>(PyNumber_Index(value.ptr()));
+    if (!index) throw py::error_already_set();
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(index.ptr(), &overflow);
+    if (overflow != 0) {
+      throw py::value_error("metadata integer does not fit in a signed 64-bit integer");
+    }
+    if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
+    return static_cast<int64_t>(v);
+  }
+  if (PyFloat_Check(value.ptr()) || py::isinstance(value, numpy.attr("floating"))) {
+    return PyFloat_AsDouble(value.ptr());
+  }
+  throw py::type_error("a metadata value must be a str, int, float or bool, not " +
+                       std::string(py::str(py::type::handle_of(value).attr("__name__"))));
+}
+
+py::dict LayerStatsDict(const TensorInfo& info) {
+  py::dict d;
+  d["kept"] = info.stats.kept;
+  d["false_positives"] = info.stats.false_positives;
+  const uint64_t pruned = info.element_count() - std::min(info.stats.kept, info.element_count());
+  d["false_positive_rate"] =
+      pruned == 0 ? 0.0
+                  : static_cast<double>(info.stats.false_positives) / static_cast<double>(pruned);
+  d["added_squared_error"] = info.stats.added_squared_error;
+  return d;
+}
+
+py::dict EncodeStatsDict(const EncodeStats& s) {
+  py::dict d;
+  d["weights"] = s.weights;
+  d["kept"] = s.kept;
+  d["clusters"] = s.clusters;
+  d["value_bits"] = s.value_bits;
+  d["false_positives"] = s.false_positives;
+  d["false_positive_rate"] = s.false_positive_rate;
+  d["clustering_squared_error"] = s.clustering_squared_error;
+  d["added_squared_error"] = s.added_squared_error;
+  d["bits"] = s.bits;
+  d["bits_per_kept_weight"] = s.bits_per_kept_weight;
+  d["compression_ratio"] = s.compression_ratio;
+  d["seeds_tried"] = s.seeds_tried;
+  d["chosen_seed"] = s.chosen_seed;
+  d["first_seed_cost"] = s.first_seed_cost;
+  d["chosen_cost"] = s.chosen_cost;
+  return d;
+}
+
+py::object RetrainDict(const RetrainInfo& r) {
+  if (r.encode_order < 0) return py::none();
+  py::dict d;
+  d["encode_order"] = r.encode_order;
+  d["epochs_after"] = r.epochs_after;
+  d["accuracy_before_encoding"] = OptionalAccuracy(r.accuracy_before_encoding);
+  d["accuracy_after_encoding"] = OptionalAccuracy(r.accuracy_after_encoding);
+  d["accuracy_after_retraining"] = OptionalAccuracy(r.accuracy_after_retraining);
+  return std::move(d);
+}
+
+RetrainInfo RetrainFromPython(const py::handle& value) {
+  RetrainInfo r;
+  if (value.is_none()) return r;
+  if (!PyDict_Check(value.ptr())) throw py::type_error("retrain must be a dict or None");
+  for (const auto& item : py::reinterpret_borrow<py::dict>(value)) {
+    const std::string key = py::str(item.first);
+    if (key == "encode_order") {
+      r.encode_order = item.second.cast<int32_t>();
+    } else if (key == "epochs_after") {
+      r.epochs_after = item.second.cast<int32_t>();
+    } else if (key == "accuracy_before_encoding") {
+      r.accuracy_before_encoding = AccuracyFromPython(item.second);
+    } else if (key == "accuracy_after_encoding") {
+      r.accuracy_after_encoding = AccuracyFromPython(item.second);
+    } else if (key == "accuracy_after_retraining") {
+      r.accuracy_after_retraining = AccuracyFromPython(item.second);
+    } else {
+      ThrowInvalid("retrain: unknown key '" + key +
+                   "' (expected encode_order, epochs_after, accuracy_before_encoding, "
+                   "accuracy_after_encoding, accuracy_after_retraining)");
+    }
+  }
+  return r;
+}
+
+Codec ParseCodec(const py::handle& value) {
+  if (value.is_none()) return Codec::kNone;
+  const std::string name = py::str(value);
+  if (name == "none") return Codec::kNone;
+  if (name == "zstd") return Codec::kZstd;
+  ThrowInvalid("codec must be 'none' or 'zstd', not '" + name + "'");
+}
+
+DType ParseDType(const py::handle& value) {
+  std::string name;
+  if (PyUnicode_Check(value.ptr())) {
+    name = value.cast<std::string>();
+  } else {
+    name = py::str(py::module_::import("numpy").attr("dtype")(value).attr("name"));
+  }
+  if (name == "float32") return DType::kFloat32;
+  if (name == "float16") return DType::kFloat16;
+  if (name == "bfloat16") return DType::kBFloat16;
+  if (name == "int8") return DType::kInt8;
+  ThrowInvalid("dtype must be float32, float16, bfloat16 or int8, not '" + name + "'");
+}
+
+RetrievalKind ParseKind(const std::string& name) { return ValueOrThrow(ParseRetrievalKind(name)); }
+
+LayerStorage ParseLayerStorage(const std::string& name) {
+  if (name == "auto") return LayerStorage::kAuto;
+  if (name == "retrieval") return LayerStorage::kRetrieval;
+  if (name == "packed-codes" || name == "packed") return LayerStorage::kPackedCodes;
+  ThrowInvalid("storage must be 'auto', 'retrieval' or 'packed-codes', not '" + name + "'");
+}
+
+ClusterMethod ParseClusterMethod(const std::string& name) {
+  if (name == "optimal") return ClusterMethod::kOptimal;
+  if (name == "linear") return ClusterMethod::kLinearKMeans;
+  ThrowInvalid("cluster_method must be 'optimal' or 'linear', not '" + name + "'");
+}
+
+}  // namespace python
+}  // namespace weightless

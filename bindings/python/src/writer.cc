@@ -1,0 +1,439 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+//
+// Writing: weightless.encode (prune, share weights, build a retrieval table) returns an
+// EncodedLayer; weightless.Writer stores encoded layers, plain tensors and metadata in
+// a .wl file, atomically: nothing appears at the path before finish().
+//
+// Inputs are copied to contiguous float32 buffers with the GIL held; encoding and
+// writing then run with the GIL released. A Writer serializes its own calls with a
+// mutex, so Python threads may encode layers in parallel and add them in any order.
+
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bindings.h"
+#include "errors.h"
+#include "values.h"
+#include "weightless/encoder.h"
+#include "weightless/version.h"
+#include "weightless/writer.h"
+
+namespace py = pybind11;
+
+namespace weightless {
+namespace python {
+namespace {
+
+// The options of EncodeLayer as keyword arguments, in the order of EncodeArray's
+// parameters after `weights`: encode() and Writer.add_layer take the same names and
+// defaults.
+#define WEIGHTLESS_ENCODE_ARGS                                                                   \
+  py::arg("keep") = 0.05, py::arg("mask") = py::none(), py::arg("clusters") = 15,                \
+  py::arg("t") = py::none(), py::arg("max_false_positive_rate") = 0.06,                          \
+  py::arg("kind") = "ribbon", py::arg("storage") = "auto", py::arg("seeds") = 1,                 \
+  py::arg("base_seed") = 0, py::arg("cluster_method") = "optimal", py::arg("cost") = py::none(), \
+  py::arg("threads") = 0
+
+constexpr const char* kEncodeArgsDoc = R"doc(
+weights: an array-like of any shape (rank >= 1), copied as float32.
+keep: the fraction of weights kept, those of largest magnitude (ignored with mask).
+mask: an array-like with one entry per weight; non-zero entries are kept.
+clusters: K, the most centroids of weight sharing (1..65535).
+t: bits per table cell; None chooses the smallest t with K / 2^t <=
+   max_false_positive_rate (the false-positive rate over pruned weights).
+kind: 'ribbon' (about 1.01 cells per kept weight, the default) or 'bloomier' (the
+   paper's Bloomier filter, about 1.23).
+storage: 'auto' (packed codes when no larger than a table), 'retrieval' or
+   'packed-codes' (one exact code per weight, no false positives).
+seeds: tables tried with seeds base_seed, base_seed + 1, ...; the one whose false
+   positives cost least is kept.
+cluster_method: 'optimal' (exact 1-D k-means) or 'linear' (Lloyd, linear init).
+cost: None (the squared error the false positives add) or a function
+   cost(indices, values) -> float of a table's false positives (flat uint64 indices
+   and the float32 values they decode to); called from worker threads with the GIL.
+threads: 0 = one per hardware thread.)doc";
+
+// Calls a Python cost function from the encoder's worker threads. The first exception
+// it raises is kept and re-raised once EncodeLayer returns; later calls are skipped.
+class CostFunction {
+ public:
+  explicit CostFunction(py::object function) : function_(std::move(function)) {}
+
+  double operator()(const std::vector<FalsePositive>& false_positives) {
+    py::gil_scoped_acquire gil;
+    if (error_) return std::numeric_limits<double>::infinity();
+    try {
+      const auto n = static_cast<py::ssize_t>(false_positives.size());
+      py::array_t<uint64_t> indices(n);
+      py::array_t<float> values(n);
+      uint64_t* index_data = indices.mutable_data();
+      float* value_data = values.mutable_data();
+      for (size_t i = 0; i < false_positives.size(); ++i) {
+        index_data[i] = false_positives[i].index;
+        value_data[i] = false_positives[i].value;
+      }
+      return function_(indices, values).cast<double>();
+    } catch (...) {
+      error_ = std::current_exception();
+      return std::numeric_limits<double>::infinity();
+    }
+  }
+
+  // Re-raises the function's first exception. REQUIRES: the GIL.
+  void RethrowError() const {
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  py::object function_;
+  std::exception_ptr error_;  // written with the GIL held
+};
+
+std::shared_ptr<EncodedLayer> EncodeArray(const py::handle& weights, double keep,
+                                          const py::object& mask, uint32_t clusters,
+                                          const py::object& t, double max_false_positive_rate,
+                                          const std::string& kind, const std::string& storage,
+                                          int seeds, uint64_t base_seed,
+                                          const std::string& cluster_method, const py::object& cost,
+                                          int threads) {
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
+  const FloatInput input = CopyFloat32(weights);
+  EncodeOptions options;
+  options.keep_fraction = keep;
+  if (!mask.is_none()) {
+    py::object numpy = py::module_::import("numpy");
+    py::object kept = numpy.attr("not_equal")(numpy.attr("asarray")(mask), 0);
+    auto m = numpy.attr("ascontiguousarray")(kept, numpy.attr("uint8"))
+                 .cast<py::array_t<uint8_t, py::array::c_style>>();
+    options.mask.assign(m.data(), m.data() + m.size());
+  }
+  options.clusters = clusters;
+  options.value_bits = t.is_none() ? 0 : t.cast<int>();
+  options.max_false_positive_rate = max_false_positive_rate;
+  options.kind = ParseKind(kind);
+  options.storage = ParseLayerStorage(storage);
+  options.seeds = seeds;
+  options.base_seed = base_seed;
+  options.cluster_method = ParseClusterMethod(cluster_method);
+  options.threads = threads;
+  std::shared_ptr<CostFunction> cost_function;
+  if (!cost.is_none()) {
+    if (!PyCallable_Check(cost.ptr())) throw py::type_error("cost must be callable or None");
+    cost_function = std::make_shared<CostFunction>(cost);
+    options.cost = [cost_function](const std::vector<FalsePositive>& fps) {
+      return (*cost_function)(fps);
+    };
+  }
+  Result<EncodedLayer> layer = Status::Internal("not encoded");
+  {
+    py::gil_scoped_release release;
+    layer = EncodeLayer(input.values.data(), input.shape, options);
+  }
+  if (cost_function) cost_function->RethrowError();
+  return std::make_shared<EncodedLayer>(ValueOrThrow(std::move(layer)));
+}
+
+py::array_t<float> DecodeEncoded(const EncodedLayer& layer, int threads) {
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
+  py::array_t<float> out(ArrayShape(layer.shape));
+  float* data = out.mutable_data();
+  Status status;
+  {
+    py::gil_scoped_release release;
+    status = DecodeLayer(layer, data, threads);
+  }
+  ThrowIfError(status);
+  return out;
+}
+
+class PyWriter {
+ public:
+  PyWriter(const py::object& path, const std::string& producer_name,
+           const std::string& producer_version, bool sync, int zstd_level, bool compress_index)
+      : path_(py::module_::import("os").attr("fsdecode")(path)) {
+    WriterOptions options;
+    options.producer_name = producer_name;
+    options.producer_version = producer_version;
+    options.sync = sync;
+    options.zstd_level = zstd_level;
+    options.compress_index = compress_index;
+    writer_ = ValueOrThrow(Writer::Create(PathArg(path), options));
+  }
+
+  // Runs fn(Writer&) with the GIL released and this writer's mutex held; raises its
+  // error. REQUIRES: the GIL.
+  template <typename Fn>
+  void Run(Fn&& fn) {
+    Status status;
+    {
+      py::gil_scoped_release release;
+      std::lock_guard<std::mutex> lock(mu_);
+      status = writer_ ? fn(*writer_) : ClosedError();
+    }
+    ThrowIfError(status);
+  }
+
+  void AddEncoded(const std::string& name, const EncodedLayer& layer, const RetrainInfo& retrain,
+                  Codec codec) {
+    Run([&](Writer& w) { return w.AddEncodedLayer(name, layer, retrain, codec); });
+  }
+
+  void AddTensor(const std::string& name, const py::handle& array, const py::object& dtype,
+                 const py::object& codec, const py::object& int8_scale) {
+    py::object numpy = py::module_::import("numpy");
+    py::object a = numpy.attr("asarray")(array);
+    DType stored = DType::kFloat32;
+    if (!dtype.is_none()) {
+      stored = ParseDType(dtype);
+    } else if (a.attr("dtype").attr("name").cast<std::string>() == "float16") {
+      stored = DType::kFloat16;  // a float16 array is stored exactly as it is
+    }
+    const Codec c = ParseCodec(codec);
+    const FloatInput input = CopyFloat32(a);
+    float scale = 1.0f;
+    if (!int8_scale.is_none()) {
+      scale = int8_scale.cast<float>();
+    } else if (stored == DType::kInt8) {
+      float largest = 0.0f;
+      for (float v : input.values) {
+        if (std::isfinite(v)) largest = std::max(largest, std::fabs(v));
+      }
+      if (largest > 0.0f) scale = largest / 127.0f;
+    }
+    Run([&](Writer& w) {
+      return w.AddDense(name, input.shape, input.values.data(), stored, c, scale);
+    });
+  }
+
+  void SetMetadata(const std::string& key, const py::handle& value) {
+    MetadataValue v = MetadataFromPython(value);
+    Run([&](Writer& w) { return w.SetMetadata(key, std::move(v)); });
+  }
+
+  void Finish() {
+    Run([&](Writer& w) {
+      Status status = w.Finish();
+      writer_.reset();
+      return status;
+    });
+  }
+
+  void Abandon() {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (writer_) writer_->Abandon();
+    writer_.reset();
+  }
+
+  uint64_t bytes_written() {
+    uint64_t n = 0;
+    Run([&](Writer& w) {
+      n = w.bytes_written();
+      return Status::OK();
+    });
+    return n;
+  }
+
+  bool closed() {
+    py::gil_scoped_release release;
+    std::lock_guard<std::mutex> lock(mu_);
+    return writer_ == nullptr;
+  }
+
+  const py::object& path() const { return path_; }
+
+ private:
+  static Status ClosedError() {
+    return Status::InvalidArgument("the writer is closed (finished or abandoned)");
+  }
+
+  py::object path_;
+  std::mutex mu_;
+  std::unique_ptr<Writer> writer_;  // null once finished or abandoned
+};
+
+std::string LayerRepr(const EncodedLayer& layer) {
+  std::string shape;
+  for (size_t d = 0; d < layer.shape.size(); ++d) {
+    shape += (d ? "x" : "") + std::to_string(layer.shape[d]);
+  }
+  std::string s = "<weightless.EncodedLayer " + shape + " " + StorageName(layer.storage);
+  if (layer.table) s += std::string(" ") + RetrievalKindName(layer.table->view().kind());
+  return s + " K=" + std::to_string(layer.stats.clusters) +
+         " t=" + std::to_string(layer.stats.value_bits) +
+         " kept=" + std::to_string(layer.stats.kept) +
+         " fp=" + std::to_string(layer.stats.false_positives) + ">";
+}
+
+void BindEncodedLayer(py::module_& m) {
+  using Layer = EncodedLayer;
+  py::class_<EncodedLayer, std::shared_ptr<EncodedLayer>>(m, "EncodedLayer", R"doc(
+A layer encoded by weightless.encode, not yet stored: what a Writer stores with
+add_encoded, and what a trainer freezes (with its false positives) before retraining
+the later layers. Immutable.)doc")
+      .def_property_readonly("shape", [](const Layer& l) { return ShapeTuple(l.shape); })
+      .def_property_readonly(
+          "storage", [](const Layer& l) { return StorageName(l.storage); },
+          "'retrieval' or 'packed-codes', as the encoder chose.")
+      .def_property_readonly(
+          "kind",
+          [](const Layer& l) -> py::object {
+            if (!l.table) return py::none();
+            return py::str(RetrievalKindName(l.table->view().kind()));
+          },
+          "'ribbon' or 'bloomier' for a retrieval table, else None.")
+      .def_property_readonly("centroids", [](const Layer& l) { return FloatArray(l.centroids); })
+      .def_property_readonly("clusters", [](const Layer& l) { return l.stats.clusters; })
+      .def_property_readonly("K", [](const Layer& l) { return l.stats.clusters; })
+      .def_property_readonly("code_bits", [](const Layer& l) { return l.stats.value_bits; })
+      .def_property_readonly("t", [](const Layer& l) { return l.stats.value_bits; })
+      .def_property_readonly(
+          "stats", [](const Layer& l) { return EncodeStatsDict(l.stats); },
+          "What encoding cost: weights, kept, clusters, value_bits, false_positives, "
+          "false_positive_rate, clustering_squared_error, added_squared_error, bits, "
+          "bits_per_kept_weight, compression_ratio, seeds_tried, chosen_seed, "
+          "first_seed_cost, chosen_cost.")
+      .def(
+          "decode", [](const Layer& l, int threads) { return DecodeEncoded(l, threads); },
+          py::arg("threads") = 0,
+          "Decodes to a float32 array exactly as a reader of the file will (kept weights "
+          "are their centroids; false positives included). The GIL is released.")
+      .def("__repr__", [](const Layer& l) { return LayerRepr(l); });
+}
+
+void BindWriter(py::module_& m) {
+  py::class_<PyWriter>(m, "Writer", R"doc(
+Writes a .wl file, atomically: the bytes go to a temporary file that finish() syncs and
+renames onto `path`; a writer abandoned, garbage-collected before finish(), or left by
+an exception never leaves a file there (and a file already at `path` stays untouched).
+
+    with weightless.Writer("model.wl") as w:
+        stats = w.add_layer("fc1", fc1_weights, keep=0.04, clusters=8, t=8, seeds=8)
+        w.add_tensor("fc1.bias", fc1_bias, dtype="float16")
+        w.set_metadata("architecture", "LeNet-300-100")
+    # finished on normal exit; abandoned if the block raised
+
+The writer streams: each add_* call writes its payload at once. Its methods may be
+called from several threads; they run one at a time (encoding runs in parallel).)doc")
+      .def(py::init<const py::object&, const std::string&, const std::string&, bool, int, bool>(),
+           py::arg("path"), py::kw_only(), py::arg("producer_name") = "weightless",
+           py::arg("producer_version") = "", py::arg("sync") = true, py::arg("zstd_level") = 3,
+           py::arg("compress_index") = true, R"doc(
+path: str, bytes or os.PathLike. producer_name / producer_version: what the file says
+wrote it (default: this library and its version). sync=False skips the fsyncs (atomicity
+is kept, durability on power loss is not). zstd_level: for codec='zstd' sections.
+compress_index: store the index zstd-compressed when smaller.)doc")
+      .def(
+          "add_layer",
+          [](PyWriter& w, const std::string& name, const py::handle& weights, double keep,
+             const py::object& mask, uint32_t clusters, const py::object& t, double max_fp,
+             const std::string& kind, const std::string& storage, int seeds, uint64_t base_seed,
+             const std::string& cluster_method, const py::object& cost, int threads,
+             const py::object& retrain, const py::object& codec) {
+            const RetrainInfo r = RetrainFromPython(retrain);
+            const Codec c = ParseCodec(codec);
+            std::shared_ptr<EncodedLayer> layer =
+                EncodeArray(weights, keep, mask, clusters, t, max_fp, kind, storage, seeds,
+                            base_seed, cluster_method, cost, threads);
+            w.AddEncoded(name, *layer, r, c);
+            return EncodeStatsDict(layer->stats);
+          },
+          py::arg("name"), py::arg("weights"), py::kw_only(), WEIGHTLESS_ENCODE_ARGS,
+          py::arg("retrain") = py::none(), py::arg("codec") = py::none(),
+          (std::string(R"doc(
+Encodes `weights` (see weightless.encode) and stores the layer. Returns the encoding
+statistics (a dict, as EncodedLayer.stats).
+
+retrain: None or a dict {encode_order, epochs_after, accuracy_before_encoding,
+   accuracy_after_encoding, accuracy_after_retraining} recording where the layer sits
+   in the Weightless procedure.
+codec: None / 'none', or 'zstd' to compress the payload.)doc") +
+           kEncodeArgsDoc)
+              .c_str())
+      .def(
+          "add_encoded",
+          [](PyWriter& w, const std::string& name, const EncodedLayer& layer,
+             const py::object& retrain, const py::object& codec) {
+            w.AddEncoded(name, layer, RetrainFromPython(retrain), ParseCodec(codec));
+          },
+          py::arg("name"), py::arg("layer"), py::kw_only(), py::arg("retrain") = py::none(),
+          py::arg("codec") = py::none(),
+          "Stores a layer made by weightless.encode (retrain and codec as in add_layer).")
+      .def("add_tensor", &PyWriter::AddTensor, py::arg("name"), py::arg("array"), py::kw_only(),
+           py::arg("dtype") = py::none(), py::arg("codec") = py::none(),
+           py::arg("int8_scale") = py::none(), R"doc(
+Stores a plain (dense) tensor of any shape of rank 0..8, e.g. a bias.
+
+dtype: 'float32' (exact), 'float16' or 'bfloat16' (rounded to nearest even), 'int8'
+   (value / int8_scale rounded and clamped to -127..127), or a numpy dtype. None stores
+   float16 arrays as float16 and everything else as float32.
+int8_scale: for int8; None uses max(|array|) / 127.
+codec: None / 'none', or 'zstd'.)doc")
+      .def("set_metadata", &PyWriter::SetMetadata, py::arg("key"), py::arg("value"),
+           "Sets a model metadata entry (str, int, float or bool), replacing an earlier value "
+           "of the same key.")
+      .def("finish", &PyWriter::Finish,
+           "Writes the index and trailer, syncs and renames the file into place. The writer "
+           "is closed afterwards.")
+      .def("abandon", &PyWriter::Abandon,
+           "Stops writing: no file appears at the path. Safe to call more than once.")
+      .def_property_readonly("bytes_written", &PyWriter::bytes_written)
+      .def_property_readonly("closed", &PyWriter::closed, "True once finished or abandoned.")
+      .def_property_readonly("path", &PyWriter::path)
+      .def("__enter__", [](py::object self) { return self; })
+      .def(
+          "__exit__",
+          [](PyWriter& w, const py::object& exc_type, const py::object&, const py::object&) {
+            if (!exc_type.is_none()) {
+              w.Abandon();
+            } else if (!w.closed()) {
+              w.Finish();
+            }
+            return false;
+          },
+          "Finishes the file, or abandons it when the block raised.")
+      .def("__repr__", [](PyWriter& w) {
+        return "<weightless.Writer '" + py::str(w.path()).cast<std::string>() + "'" +
+               (w.closed() ? " closed>" : ">");
+      });
+}
+
+}  // namespace
+
+void BindWriting(py::module_& m) {
+  BindEncodedLayer(m);
+  BindWriter(m);
+  m.def(
+      "encode",
+      [](const py::handle& weights, double keep, const py::object& mask, uint32_t clusters,
+         const py::object& t, double max_fp, const std::string& kind, const std::string& storage,
+         int seeds, uint64_t base_seed, const std::string& cluster_method, const py::object& cost,
+         int threads) {
+        return EncodeArray(weights, keep, mask, clusters, t, max_fp, kind, storage, seeds,
+                           base_seed, cluster_method, cost, threads);
+      },
+      py::arg("weights"), py::kw_only(), WEIGHTLESS_ENCODE_ARGS,
+      (std::string(R"doc(
+Encodes a layer as Weightless does: magnitude pruning, weight sharing (k-means), then a
+retrieval table of the kept weights' cluster codes (or bit-packed codes where smaller),
+trying `seeds` tables. Returns an EncodedLayer. The GIL is released while encoding.
+)doc") +
+       kEncodeArgsDoc)
+          .c_str());
+}
+
+#undef WEIGHTLESS_ENCODE_ARGS
+
+}  // namespace python
+}  // namespace weightless
