@@ -45,10 +45,17 @@ ElementType OutputType(const weightless::TensorInfo& t, bool npy, bool force_flo
 // Decodes tensor i and returns its bytes as `type`, little-endian.
 Result<std::vector<uint8_t>> DecodeAs(const Reader& r, size_t i, ElementType type, int threads) {
   const uint64_t n = r.tensor(i).element_count();
-  std::vector<float> values(n);
+  std::vector<float> values;
+  std::vector<uint8_t> bytes;
+  try {
+    values.resize(n);
+    bytes.resize(n * wl_tools::ElementSize(type));
+  } catch (const std::exception&) {  // bad_alloc, length_error: a legal 2^48-weight layer
+    return Status::OutOfRange("tensor '" + r.tensor(i).name + "': " + std::to_string(n) +
+                              " values do not fit in memory");
+  }
   Status s = r.Decode(i, values.data(), n, threads);
   if (!s.ok()) return s;
-  std::vector<uint8_t> bytes(n * wl_tools::ElementSize(type));
   for (uint64_t k = 0; k < n; ++k) {
     uint32_t bits;
     if (type == ElementType::kF32) {

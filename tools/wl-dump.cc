@@ -336,7 +336,14 @@ int main(int argc, char** argv) {
       return 1;
     }
     const TensorInfo& t = r.tensor(*index);
-    std::vector<float> values(t.element_count());
+    std::vector<float> values;
+    try {
+      values.resize(t.element_count());
+    } catch (const std::exception&) {  // bad_alloc, length_error: a legal 2^48-weight layer
+      std::fprintf(stderr, "wl-dump: tensor '%s': %" PRIu64 " values do not fit in memory\n",
+                   t.name.c_str(), t.element_count());
+      return 1;
+    }
     weightless::Status s = r.Decode(*index, values.data(), values.size(), 0);
     if (!s.ok()) {
       std::fprintf(stderr, "wl-dump: %s\n", s.ToString().c_str());

@@ -119,7 +119,8 @@ Result<T> ParseValue(const std::string& text, const char* option, double lo, dou
   try {
     size_t used = 0;
     const double v = std::stod(text, &used);
-    if (used == text.size() && v >= lo && v <= hi &&
+    const bool above_lo = std::is_floating_point_v<T> ? v > lo : v >= lo;
+    if (used == text.size() && above_lo && v <= hi &&
         (std::is_floating_point_v<T> || v == std::floor(v))) {
       return static_cast<T>(v);
     }
@@ -146,11 +147,26 @@ struct Row {
   bool encoded = false;
   weightless::EncodeStats stats;
   double relative_error = 0;  // ||W - W'|| / ||W|| over the whole tensor
+  bool exact = false;         // stored bit for bit (plain tensors from F32, F16, BF16)
 };
+
+// ||a - b|| / ||a|| for the source's F64 values `a` and what is stored, `b`.
+double F64RelativeError(const HostTensor& source, const std::vector<float>& stored) {
+  double error = 0, norm = 0;
+  for (size_t i = 0; i < stored.size(); ++i) {
+    uint64_t bits = 0;
+    for (int b = 0; b < 8; ++b) bits |= uint64_t{source.bytes[8 * i + b]} << (8 * b);
+    double a;
+    std::memcpy(&a, &bits, 8);
+    error += (a - stored[i]) * (a - stored[i]);
+    norm += a * a;
+  }
+  return norm > 0 ? std::sqrt(error / norm) : 0;
+}
 
 Result<Row> EncodeOne(const InputTensor& in, const std::vector<float>& values, const Options& o,
                       weightless::Writer* writer) {
-  Row row{in.name, ShapeText(in.shape), "", true, {}, 0};
+  Row row{in.name, ShapeText(in.shape), "", true, {}, 0, false};
   weightless::EncodeOptions eo;
   wl_tools::PerTensorRules keep(o.keep), clusters(o.clusters), bits(o.bits);
   if (auto v = keep.Lookup(in.name)) eo.keep_fraction = *ParseValue<double>(*v, "--keep", 0, 1);
@@ -187,7 +203,8 @@ Result<Row> EncodeOne(const InputTensor& in, const std::vector<float>& values, c
   return row;
 }
 
-Result<Row> StorePlain(const InputTensor& in, const std::vector<float>& values, const Options& o,
+Result<Row> StorePlain(const InputTensor& in, const HostTensor& source,
+                       const std::vector<float>& values, const Options& o,
                        weightless::Writer* writer) {
   const weightless::DType dtype = in.type == ElementType::kF16    ? weightless::DType::kFloat16
                                   : in.type == ElementType::kBF16 ? weightless::DType::kBFloat16
@@ -196,9 +213,13 @@ Result<Row> StorePlain(const InputTensor& in, const std::vector<float>& values, 
       o.plain_codec == "zstd" ? weightless::Codec::kZstd : weightless::Codec::kNone;
   Status s = writer->AddDense(in.name, in.shape, values.data(), dtype, codec);
   if (!s.ok()) return s;
-  Row row{in.name, ShapeText(in.shape), weightless::DTypeName(dtype), false, {}, 0};
+  Row row{in.name, ShapeText(in.shape), weightless::DTypeName(dtype), false, {}, 0, true};
   if (codec == weightless::Codec::kZstd) row.stored_as += "+zstd";
-  if (in.type == ElementType::kF64) row.stored_as += " (from F64)";
+  if (in.type == ElementType::kF64) {
+    row.stored_as += " (from F64)";
+    row.exact = false;
+    row.relative_error = F64RelativeError(source, values);
+  }
   return row;
 }
 
@@ -235,9 +256,11 @@ void PrintTable(const std::vector<Row>& rows, const weightless::Reader& file,
                   r.stats.clusters, r.stats.value_bits, 100 * r.stats.false_positive_rate,
                   r.stats.bits_per_kept_weight, bytes, ratio, r.relative_error);
     } else {
+      char error[32] = "exact";
+      if (!r.exact) std::snprintf(error, sizeof error, "%.3g", r.relative_error);
       std::printf("%-24s %-12s %-16s %9s %5s %3s %7s %9s %10" PRIu64 " %7.1fx %9s\n",
                   r.name.c_str(), r.shape.c_str(), r.stored_as.c_str(), "-", "-", "-", "-", "-",
-                  bytes, ratio, "exact");
+                  bytes, ratio, error);
     }
   }
   std::printf("\n%s: %zu tensors (%zu encoded), %" PRIu64 " bytes as float32 -> %" PRIu64
@@ -298,11 +321,14 @@ int Run(const std::vector<std::string>& paths, const std::string& out_path, cons
   for (size_t i = 0; i < stored.size(); ++i) {
     auto host = stored[i]->load();
     if (!host.ok()) return fail(host.status());
+    if (host->shape != stored[i]->shape || host->type != stored[i]->type) {
+      return fail(Status::IOError("tensor '" + stored[i]->name + "' changed while being read"));
+    }
     auto values = host->ToFloat32();
     if (!values.ok()) return fail(values.status());
     float32_bytes += 4 * values->size();
     auto row = encode[i] ? EncodeOne(*stored[i], *values, o, writer->get())
-                         : StorePlain(*stored[i], *values, o, writer->get());
+                         : StorePlain(*stored[i], *host, *values, o, writer->get());
     if (!row.ok()) return fail(row.status());
     rows.push_back(std::move(*row));
   }
@@ -372,5 +398,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   const std::string out_path = positionals.back();
   positionals.pop_back();
-  return Run(positionals, out_path, o);
+  try {
+    return Run(positionals, out_path, o);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "wl-encode: out of memory\n");
+    return 1;
+  }
 }

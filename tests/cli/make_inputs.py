@@ -10,7 +10,8 @@ model.safetensors, written here from the safetensors spec with json + NumPy:
   norm.scale  64     BF16  stored as bfloat16
   __metadata__: {"format": "pt", "model": "tiny-mlp"}
 conv.npy     8x4x3x3 '<f4' in Fortran order; embed.npy 32x40 '>f4' (big-endian).
-with_int.safetensors holds an I64 tensor (wl-encode must name it and suggest --exclude);
+f64.npy (float64: stored as float32 with its rounding error shown), empty_between.safetensors
+(an empty tensor between two others: valid); with_int.safetensors holds an I64 tensor (wl-encode must name it and suggest --exclude);
 bad/ holds files that wl-encode must refuse with a message naming what is wrong.
 """
 import json
@@ -66,6 +67,11 @@ def main():
     write_safetensors(os.path.join(OUT, "with_int.safetensors"),
                       [("w", "F32", (32, 40), rng.normal(0, 1, (32, 40)).astype("<f4").tobytes()),
                        ("steps", "I64", (), struct.pack("<q", 1000))], {})
+    np.save(os.path.join(OUT, "f64.npy"), np.array([[0.1, -0.2], [1e-50, 3.0]]))
+    write_safetensors(os.path.join(OUT, "empty_between.safetensors"),
+                      [("a", "F32", (4,), np.arange(4, dtype="<f4").tobytes()),
+                       ("e", "F32", (0,), b""),
+                       ("b", "F32", (4,), np.arange(4, dtype="<f4").tobytes())], {})
     bad = os.path.join(OUT, "bad")
     os.makedirs(bad, exist_ok=True)
     with open(os.path.join(bad, "header_past_end.safetensors"), "wb") as f:
@@ -79,6 +85,7 @@ def main():
                              "b": {"dtype": "F32", "shape": [4], "data_offsets": [8, 24]}})
         header += " " * (-len(header) % 8)
         f.write(struct.pack("<Q", len(header)) + header.encode() + bytes(24))
+    np.save(os.path.join(bad, "f64_overflow.npy"), np.array([1.0, 1e300]))
     with open(os.path.join(bad, "truncated.npy"), "wb") as f:
         header = "{'descr': '<f4', 'fortran_order': False, 'shape': (10, 10), }"
         header += " " * (-(len(header) + 11) % 64) + "\n"

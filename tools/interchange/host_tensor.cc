@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -74,6 +76,13 @@ Result<std::vector<float>> HostTensor::ToFloat32() const {
         double d;
         std::memcpy(&d, &bits, 8);
         out[i] = static_cast<float>(d);
+        if (std::isfinite(d) && !std::isfinite(out[i])) {
+          char value[32];
+          std::snprintf(value, sizeof value, "%.17g", d);
+          return Status::InvalidArgument("tensor '" + name + "': F64 value " + value +
+                                         " at index " + std::to_string(i) +
+                                         " is outside float32's range");
+        }
         break;
       }
       case ElementType::kF32: {

@@ -34,7 +34,8 @@ struct HostTensor {
   std::vector<uint8_t> bytes;  // row-major, little-endian; empty for kOther
 
   uint64_t element_count() const;
-  // The values as float32: exact for F32, F16 and BF16; F64 is rounded to nearest.
+  // The values as float32: exact for F32, F16 and BF16; F64 is rounded to nearest, and a
+  // finite F64 value beyond float32's range is an error (naming tensor and index).
   // Fails for kOther, naming the tensor and its declared type.
   weightless::Result<std::vector<float>> ToFloat32() const;
 };

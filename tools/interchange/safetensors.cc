@@ -151,10 +151,14 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
   }
   // Byte ranges may not overlap (the reference implementation also requires them to tile
   // the data section; holes are harmless here, so they are allowed).
+  // Empty tensors occupy no bytes and may sit anywhere, also between two others.
   std::vector<const Entry*> by_offset;
-  for (const Entry& e : file->entries_) by_offset.push_back(&e);
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const Entry* a, const Entry* b) { return a->begin < b->begin; });
+  for (const Entry& e : file->entries_) {
+    if (e.end > e.begin) by_offset.push_back(&e);
+  }
+  std::sort(by_offset.begin(), by_offset.end(), [](const Entry* a, const Entry* b) {
+    return a->begin != b->begin ? a->begin < b->begin : a->end < b->end;
+  });
   for (size_t i = 1; i < by_offset.size(); ++i) {
     if (by_offset[i]->begin < by_offset[i - 1]->end) {
       return bad("tensors '" + by_offset[i - 1]->name + "' and '" + by_offset[i]->name +
@@ -163,7 +167,9 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
   }
   // File order: the order of the data, which is how the writer laid the model out.
   std::stable_sort(file->entries_.begin(), file->entries_.end(),
-                   [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+                   [](const Entry& a, const Entry& b) {
+                     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+                   });
   return file;
 }
 

@@ -41,12 +41,8 @@ void ParallelFor(uint64_t count, int threads, Work work) {
   auto worker = [&] {
     for (uint64_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) work(i);
   };
-  const int n = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(threads), count));
-  std::vector<std::thread> pool;
-  pool.reserve(n - 1);
-  for (int i = 1; i < n; ++i) pool.emplace_back(worker);
-  worker();
-  for (std::thread& th : pool) th.join();
+  const uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(threads), count);
+  retrieval::RunJobs(n, [&](uint64_t) { worker(); });
 }
 
 std::string Num(uint64_t v) { return std::to_string(v); }

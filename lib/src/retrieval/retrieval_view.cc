@@ -22,6 +22,7 @@ namespace weightless {
 using retrieval::kDirectoryEntrySize;
 using retrieval::kHeaderSize;
 using retrieval::ResolveThreads;
+using retrieval::RunJobs;
 
 const char* RetrievalKindName(RetrievalKind kind) {
   switch (kind) {
@@ -215,13 +216,7 @@ void ForEachShardPiece(uint64_t begin, uint64_t end, uint64_t span, int threads,
     run(first, last + 1);
     return;
   }
-  std::vector<std::thread> pool;
-  pool.reserve(n - 1);
-  for (uint64_t i = 1; i < n; ++i) {
-    pool.emplace_back(run, first + shards * i / n, first + shards * (i + 1) / n);
-  }
-  run(first, first + shards / n);
-  for (std::thread& th : pool) th.join();
+  RunJobs(n, [&](uint64_t i) { run(first + shards * i / n, first + shards * (i + 1) / n); });
 }
 }  // namespace
 
