@@ -295,7 +295,7 @@ int Run(const std::vector<std::string>& paths, const std::string& out_path, cons
     if (in.type == ElementType::kOther) {
       return fail(Status::InvalidArgument(
           "tensor '" + in.name + "': element type " + in.declared_type +
-          " is not floating point and Weightless stores float tensors; leave it out with "
+          " is not one Weightless stores (F32, F16, BF16, F64); leave it out with "
           "--exclude '" +
           in.name + "'"));
     }

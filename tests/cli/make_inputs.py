@@ -11,7 +11,7 @@ model.safetensors, written here from the safetensors spec with json + NumPy:
   __metadata__: {"format": "pt", "model": "tiny-mlp"}
 conv.npy     8x4x3x3 '<f4' in Fortran order; embed.npy 32x40 '>f4' (big-endian).
 f64.npy (float64: stored as float32 with its rounding error shown), empty_between.safetensors
-(an empty tensor between two others: valid); with_int.safetensors holds an I64 tensor (wl-encode must name it and suggest --exclude);
+(an empty tensor between two others: valid); with_int.safetensors holds an I64 tensor and one of a dtype this reader does not know (wl-encode must name it and suggest --exclude);
 bad/ holds files that wl-encode must refuse with a message naming what is wrong.
 """
 import json
@@ -66,7 +66,8 @@ def main():
 
     write_safetensors(os.path.join(OUT, "with_int.safetensors"),
                       [("w", "F32", (32, 40), rng.normal(0, 1, (32, 40)).astype("<f4").tobytes()),
-                       ("steps", "I64", (), struct.pack("<q", 1000))], {})
+                       ("steps", "I64", (), struct.pack("<q", 1000)),
+                       ("scale", "F8_E8M0", (2,), bytes([127, 128]))], {})
     np.save(os.path.join(OUT, "f64.npy"), np.array([[0.1, -0.2], [1e-50, 3.0]]))
     write_safetensors(os.path.join(OUT, "empty_between.safetensors"),
                       [("a", "F32", (4,), np.arange(4, dtype="<f4").tobytes()),

@@ -180,6 +180,9 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
   out["bad_shape__product_overflows"] = WithIndex(good, [](fb::IndexT& idx) {
     idx.tensors[0]->shape = {uint64_t{1} << 40, uint64_t{1} << 40};
   });
+  out["bad_shape__empty_with_2_pow_80_per_row"] = WithIndex(good, [](fb::IndexT& idx) {
+    idx.tensors[TensorNamed(idx, "empty")]->shape = {0, uint64_t{1} << 40, uint64_t{1} << 40};
+  });
   out["bad_encoding__code_bits_17"] = WithIndex(good, [](fb::IndexT& idx) {
     auto& t = *idx.tensors[TensorNamed(idx, "fc1")];
     t.code_bits = 17;

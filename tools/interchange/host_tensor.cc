@@ -60,7 +60,7 @@ Result<std::vector<float>> HostTensor::ToFloat32() const {
   const size_t size = ElementSize(type);
   if (size == 0) {
     return Status::InvalidArgument("tensor '" + name + "': element type " + declared_type +
-                                   " is not floating point; Weightless stores float tensors");
+                                   " is not one Weightless stores (F32, F16, BF16, F64)");
   }
   const uint64_t n = element_count();
   if (bytes.size() != n * size) {
@@ -128,10 +128,18 @@ Result<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::string& path) 
     return Status::IOError("cannot create a temporary file in '" + dir + "' for '" + path +
                            "': " + std::strerror(errno));
   }
-  // mkstemp creates 0600; give the file the permissions a plain create would.
-  const mode_t mask = umask(0);
-  umask(mask);
-  if (fchmod(fd, 0666 & ~mask) != 0) {
+  // mkstemp creates 0600: give the file the permissions of the file it replaces, or
+  // those a plain create would give.
+  struct stat existing;
+  mode_t mode;
+  if (stat(path.c_str(), &existing) == 0) {
+    mode = existing.st_mode & 07777;
+  } else {
+    const mode_t mask = umask(0);
+    umask(mask);
+    mode = 0666 & ~mask;
+  }
+  if (fchmod(fd, mode) != 0) {
     close(fd);
     unlink(temp.c_str());
     return Status::IOError("cannot set the permissions of '" + temp + "'");
@@ -180,6 +188,14 @@ Status AtomicFile::Commit() {
     const std::string reason = std::strerror(errno);
     unlink(temp_.c_str());
     return Status::IOError("cannot rename into '" + path_ + "': " + reason);
+  }
+  // Sync the directory too, so that the rename survives a power loss.
+  const size_t slash = path_.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    fsync(dir_fd);
+    close(dir_fd);
   }
   return Status::OK();
 }

@@ -46,7 +46,9 @@ weightless::Result<uint64_t> CheckedElementCount(const std::vector<uint64_t>& sh
                                                  size_t element_size, const std::string& what);
 
 // A file written atomically: bytes go to a temporary file in the destination's
-// directory, and Commit() syncs it and renames it over `path`. Destroying an uncommitted
+// directory, and Commit() syncs it, renames it over `path` (a symbolic link there is
+// replaced, not followed; an existing file's permissions are kept) and syncs the
+// directory. Destroying an uncommitted
 // AtomicFile removes the temporary file, so a failed write never leaves a partial file
 // at `path` nor replaces what was there. Not thread-safe.
 class AtomicFile {
