@@ -87,6 +87,10 @@ def main():
         header += " " * (-len(header) % 8)
         f.write(struct.pack("<Q", len(header)) + header.encode() + bytes(24))
     np.save(os.path.join(bad, "f64_overflow.npy"), np.array([1.0, 1e300]))
+    with open(os.path.join(bad, "deep_json.safetensors"), "wb") as f:
+        header = ('{"__metadata__":' + "[" * 1000 + "]" * 1000 + "}").encode()
+        header += b" " * (-len(header) % 8)
+        f.write(struct.pack("<Q", len(header)) + header)
     with open(os.path.join(bad, "truncated.npy"), "wb") as f:
         header = "{'descr': '<f4', 'fortran_order': False, 'shape': (10, 10), }"
         header += " " * (-(len(header) + 11) % 64) + "\n"

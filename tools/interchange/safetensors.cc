@@ -89,9 +89,20 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
   file->data_start_ = 8 + header_size;
   const uint64_t data_size = file_size - file->data_start_;
 
+  // A safetensors header nests three levels deep ({name: {"shape": [...]}}); deeper
+  // nesting is refused while parsing, so that a crafted header cannot make the DOM cost
+  // many times its size.
+  constexpr int kMaxDepth = 8;
+  struct TooDeep {};
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(header);
+    j = nlohmann::json::parse(header,
+                              [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+                                if (depth > kMaxDepth) throw TooDeep{};
+                                return true;
+                              });
+  } catch (const TooDeep&) {
+    return bad("the header nests JSON deeper than " + std::to_string(kMaxDepth) + " levels");
   } catch (const nlohmann::json::parse_error& e) {
     // e.what() is "[json.exception.parse_error.N] parse error at line L, column C: ...".
     std::string why = e.what();
