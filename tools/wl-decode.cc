@@ -23,6 +23,7 @@
 #include "interchange/npy.h"
 #include "interchange/patterns.h"
 #include "interchange/safetensors.h"
+#include "tool_text.h"
 #include "weightless/reader.h"
 #include "weightless/tensor.h"
 #include "weightless/version.h"
@@ -157,15 +158,12 @@ int Run(const std::string& in_path, const std::string& out_path,
   }
   for (size_t k = 0; k < chosen.size(); ++k) {
     const weightless::TensorInfo& t = r.tensor(chosen[k]);
-    std::string shape;
-    for (size_t d = 0; d < t.shape.size(); ++d)
-      shape += (d ? "x" : "") + std::to_string(t.shape[d]);
+    const std::string shape = wl_tools::ShapeText(t.shape);
     if (npy) {
-      std::printf("%-24s %-12s %-4s -> %s\n", t.name.c_str(),
-                  shape.empty() ? "scalar" : shape.c_str(), wl_tools::ElementTypeName(types[k]),
-                  NpyFileName(t.name).c_str());
+      std::printf("%-24s %-12s %-4s -> %s\n", t.name.c_str(), shape.c_str(),
+                  wl_tools::ElementTypeName(types[k]), NpyFileName(t.name).c_str());
     } else {
-      std::printf("%-24s %-12s %s\n", t.name.c_str(), shape.empty() ? "scalar" : shape.c_str(),
+      std::printf("%-24s %-12s %s\n", t.name.c_str(), shape.c_str(),
                   wl_tools::ElementTypeName(types[k]));
     }
   }

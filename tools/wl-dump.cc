@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tool_text.h"
 #include "weightless/format.h"
 #include "weightless/reader.h"
 #include "weightless/version.h"
@@ -25,6 +26,8 @@ namespace {
 
 using weightless::Reader;
 using weightless::TensorInfo;
+using wl_tools::FileBytes;
+using wl_tools::ShapeText;
 
 std::string FeatureList(uint64_t bits) {
   std::string out;
@@ -34,13 +37,6 @@ std::string FeatureList(uint64_t bits) {
     out += weightless::FeatureName(uint64_t{1} << b);
   }
   return out.empty() ? "none" : out;
-}
-
-std::string Shape(const TensorInfo& t) {
-  if (t.shape.empty()) return "scalar";
-  std::string s;
-  for (size_t i = 0; i < t.shape.size(); ++i) s += (i ? "x" : "") + std::to_string(t.shape[i]);
-  return s;
 }
 
 std::string Encoding(const TensorInfo& t) {
@@ -55,9 +51,6 @@ std::string Encoding(const TensorInfo& t) {
   }
   return "unknown";
 }
-
-// Bytes the tensor costs in the file: its section plus its centroids.
-uint64_t Bytes(const TensorInfo& t) { return t.stored_bytes + 4 * t.centroids.size(); }
 
 double FalsePositiveRate(const TensorInfo& t) {
   const uint64_t n = t.element_count();
@@ -94,7 +87,7 @@ nlohmann::json ToJson(const Reader& r) {
                         {"shape", t.shape},
                         {"storage", weightless::StorageName(t.storage)},
                         {"dtype", weightless::DTypeName(t.dtype)},
-                        {"bytes", Bytes(t)},
+                        {"bytes", FileBytes(t)},
                         {"section",
                          {{"offset", t.section_offset},
                           {"stored_bytes", t.stored_bytes},
@@ -191,8 +184,9 @@ std::string Bar(uint64_t count, uint64_t largest) {
 
 void PrintLayerText(const TensorInfo& t, const ValueStats& s) {
   const bool encoded = t.storage != weightless::Storage::kDense;
-  std::printf("tensor %s: %s, %s %s, %" PRIu64 " values\n", t.name.c_str(), Shape(t).c_str(),
-              weightless::StorageName(t.storage), Encoding(t).c_str(), s.count);
+  std::printf("tensor %s: %s, %s %s, %" PRIu64 " values\n", t.name.c_str(),
+              ShapeText(t.shape).c_str(), weightless::StorageName(t.storage), Encoding(t).c_str(),
+              s.count);
   auto pct = [&](uint64_t n) { return s.count ? 100.0 * n / s.count : 0.0; };
   std::printf("  zeros      %10" PRIu64 " (%.2f%%)\n", s.zeros, pct(s.zeros));
   const uint64_t nonzero = s.count - s.zeros - s.non_finite;
@@ -265,12 +259,12 @@ void PrintText(const Reader& r, const std::string& path, bool sections) {
   for (size_t i = 0; i < r.tensor_count(); ++i) {
     const TensorInfo& t = r.tensor(i);
     const bool encoded = t.storage != weightless::Storage::kDense;
-    const uint64_t bytes = Bytes(t);
+    const uint64_t bytes = FileBytes(t);
     const double ratio = bytes ? 4.0 * static_cast<double>(t.element_count()) / bytes : 0;
     char fp[32] = "-";
     if (encoded) std::snprintf(fp, sizeof fp, "%.2f", 100 * FalsePositiveRate(t));
     std::printf("%-16s %-12s %-12s %-22s %9s %9" PRIu64 " %7s %8.1fx\n", t.name.c_str(),
-                Shape(t).c_str(), weightless::StorageName(t.storage), Encoding(t).c_str(),
+                ShapeText(t.shape).c_str(), weightless::StorageName(t.storage), Encoding(t).c_str(),
                 encoded ? std::to_string(t.stats.kept).c_str() : "-", bytes, fp, ratio);
   }
   bool history = false;

@@ -23,6 +23,7 @@
 #include "interchange/npy.h"
 #include "interchange/patterns.h"
 #include "interchange/safetensors.h"
+#include "tool_text.h"
 #include "weightless/encoder.h"
 #include "weightless/reader.h"
 #include "weightless/version.h"
@@ -47,13 +48,6 @@ struct InputTensor {
   std::string declared_type;
   std::function<Result<HostTensor>()> load;
 };
-
-std::string ShapeText(const std::vector<uint64_t>& shape) {
-  if (shape.empty()) return "scalar";
-  std::string s;
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
-  return s;
-}
 
 bool IsNpy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -166,7 +160,7 @@ double F64RelativeError(const HostTensor& source, const std::vector<float>& stor
 
 Result<Row> EncodeOne(const InputTensor& in, const std::vector<float>& values, const Options& o,
                       weightless::Writer* writer) {
-  Row row{in.name, ShapeText(in.shape), "", true, {}, 0, false};
+  Row row{in.name, wl_tools::ShapeText(in.shape), "", true, {}, 0, false};
   weightless::EncodeOptions eo;
   wl_tools::PerTensorRules keep(o.keep), clusters(o.clusters), bits(o.bits);
   if (auto v = keep.Lookup(in.name)) eo.keep_fraction = *ParseValue<double>(*v, "--keep", 0, 1);
@@ -213,7 +207,7 @@ Result<Row> StorePlain(const InputTensor& in, const HostTensor& source,
       o.plain_codec == "zstd" ? weightless::Codec::kZstd : weightless::Codec::kNone;
   Status s = writer->AddDense(in.name, in.shape, values.data(), dtype, codec);
   if (!s.ok()) return s;
-  Row row{in.name, ShapeText(in.shape), weightless::DTypeName(dtype), false, {}, 0, true};
+  Row row{in.name, wl_tools::ShapeText(in.shape), weightless::DTypeName(dtype), false, {}, 0, true};
   if (codec == weightless::Codec::kZstd) row.stored_as += "+zstd";
   if (in.type == ElementType::kF64) {
     row.stored_as += " (from F64)";
@@ -247,7 +241,7 @@ void PrintTable(const std::vector<Row>& rows, const weightless::Reader& file,
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
     const weightless::TensorInfo& t = file.tensor(i);
-    const uint64_t bytes = t.stored_bytes + 4 * t.centroids.size();
+    const uint64_t bytes = wl_tools::FileBytes(t);
     const double ratio = bytes ? 4.0 * static_cast<double>(t.element_count()) / bytes : 0;
     if (r.encoded) {
       ++encoded;

@@ -141,7 +141,7 @@ static void TestStatusCodesAreStableAndNamed(void) {
 
 static void TestNullHandlesAndArguments(void) {
   wl_reader* reader = (wl_reader*)&g_checks; /* any non-NULL value: must be overwritten */
-  wl_verify_report* report = NULL;
+  wl_verify_report* report = (wl_verify_report*)&g_checks; /* likewise */
   float value = 0;
   size_t index = 0;
 
@@ -157,6 +157,7 @@ static void TestNullHandlesAndArguments(void) {
   CHECK(Contains(wl_last_error_message(), "path"));
   CHECK(wl_last_error_file_error() == WL_FILE_OK);
   CHECK_STATUS(wl_reader_open(g_sample_path, NULL), WL_INVALID_ARGUMENT);
+  reader = (wl_reader*)&g_checks;
   CHECK_STATUS(wl_reader_open_buffer(NULL, 10, &reader), WL_INVALID_ARGUMENT);
   CHECK(reader == NULL);
   CHECK_STATUS(wl_reader_decode(NULL, 0, &value, 1, 1), WL_INVALID_ARGUMENT);

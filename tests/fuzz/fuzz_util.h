@@ -37,7 +37,6 @@ class ByteSource {
   uint16_t U16() { return static_cast<uint16_t>(Byte() | Byte() << 8); }
   uint32_t U32() { return static_cast<uint32_t>(U16()) | static_cast<uint32_t>(U16()) << 16; }
   uint64_t U64() { return static_cast<uint64_t>(U32()) | static_cast<uint64_t>(U32()) << 32; }
-  size_t remaining() const { return size_ - pos_; }
 
  private:
   const uint8_t* data_;

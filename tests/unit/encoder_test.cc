@@ -106,6 +106,7 @@ TEST(EncoderTest, DeterministicAndWritesTheSameLayerItDecodes) {
   o.threads = 1;
   auto b = EncodeLayer(w.data(), {50, 80}, o);
   ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a->table && b->table) << "expected retrieval tables";
   EXPECT_EQ(a->table->bytes(), b->table->bytes());
   EXPECT_EQ(a->centroids, b->centroids);
   // Through a file: the reader decodes what DecodeLayer decodes.

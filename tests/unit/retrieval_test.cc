@@ -247,11 +247,13 @@ TEST_P(RetrievalKindTest, SelectedKernelsAgreeWithGenericOnes) {
       generic.codes(view.kind(), t, g, lo, hi, a.data());
       selected.codes(view.kind(), t, g, lo, hi, b.data());
       ASSERT_EQ(a, b) << "t=" << t << " codes [" << lo << ", " << hi << ")";
+      ASSERT_EQ(a.back(), 7) << "the generic kernel wrote past " << hi;
       for (uint32_t k : {1u, static_cast<uint32_t>(centroids.size())}) {
         std::vector<float> fa(hi - lo + 1, 9), fb(hi - lo + 1, 9);
         generic.floats(view.kind(), t, g, lo, hi, centroids.data(), k, fa.data());
         selected.floats(view.kind(), t, g, lo, hi, centroids.data(), k, fb.data());
         ASSERT_EQ(fa, fb) << "t=" << t << " k=" << k << " floats [" << lo << ", " << hi << ")";
+        ASSERT_EQ(fa.back(), 9.0f) << "the generic kernel wrote past " << hi;
       }
     }
   }

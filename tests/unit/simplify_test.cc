@@ -19,6 +19,7 @@ TEST(PruneTest, KeepsTheLargestMagnitudesDeterministically) {
   // |w| sorted: 0.9 (1), 0.5 (2), 0.5 (3), ... -> keep 3: indices 1, 2, 3.
   EXPECT_EQ(*mask, (std::vector<uint8_t>{0, 1, 1, 1, 0, 0}));
   auto two = PruneByMagnitude(w, 6, 2.0 / 6);  // the tie at 0.5 goes to the lower index
+  ASSERT_TRUE(two.ok());
   EXPECT_EQ(*two, (std::vector<uint8_t>{0, 1, 1, 0, 0, 0}));
   EXPECT_EQ(*PruneByMagnitude(w, 6, 0.0), std::vector<uint8_t>(6, 0));
   EXPECT_EQ(*PruneByMagnitude(w, 6, 1.0), std::vector<uint8_t>(6, 1));

@@ -411,8 +411,9 @@ is closed.)doc")
       .def("__iter__", [](const PyFile& f) { return py::iter(py::cast(Tensors(f, false))); })
       .def("__contains__",
            [](const PyFile& f, const py::handle& name) {
+             // A lookup only: no tensor description is copied.
              return PyUnicode_Check(name.ptr()) &&
-                    FindByName(f, name.cast<std::string>()) != nullptr;
+                    f.handle->Get()->reader->FindTensor(name.cast<std::string>()).ok();
            })
       .def(
           "__getitem__",

@@ -178,8 +178,9 @@ RetrainInfo RetrainFromPython(const py::handle& value) {
 Codec ParseCodec(const py::handle& value) {
   if (value.is_none()) return Codec::kNone;
   const std::string name = py::str(value);
-  if (name == "none") return Codec::kNone;
-  if (name == "zstd") return Codec::kZstd;
+  for (Codec c : {Codec::kNone, Codec::kZstd}) {
+    if (name == CodecName(c)) return c;
+  }
   ThrowInvalid("codec must be 'none' or 'zstd', not '" + name + "'");
 }
 
@@ -190,10 +191,9 @@ DType ParseDType(const py::handle& value) {
   } else {
     name = py::str(py::module_::import("numpy").attr("dtype")(value).attr("name"));
   }
-  if (name == "float32") return DType::kFloat32;
-  if (name == "float16") return DType::kFloat16;
-  if (name == "bfloat16") return DType::kBFloat16;
-  if (name == "int8") return DType::kInt8;
+  for (DType d : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kInt8}) {
+    if (name == DTypeName(d)) return d;  // the library's names, as the file reports them
+  }
   ThrowInvalid("dtype must be float32, float16, bfloat16 or int8, not '" + name + "'");
 }
 

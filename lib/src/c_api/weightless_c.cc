@@ -132,29 +132,8 @@ wl_status Fail(wl_status status, wl_file_error file_error, std::string_view mess
   return status;
 }
 
-wl_status CodeOf(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk:
-      return WL_OK;
-    case StatusCode::kInvalidArgument:
-      return WL_INVALID_ARGUMENT;
-    case StatusCode::kNotFound:
-      return WL_NOT_FOUND;
-    case StatusCode::kCorruption:
-      return WL_CORRUPTION;
-    case StatusCode::kNotSupported:
-      return WL_NOT_SUPPORTED;
-    case StatusCode::kIOError:
-      return WL_IO_ERROR;
-    case StatusCode::kOutOfRange:
-      return WL_OUT_OF_RANGE;
-    case StatusCode::kBuildFailed:
-      return WL_BUILD_FAILED;
-    case StatusCode::kInternal:
-      return WL_INTERNAL;
-  }
-  return WL_INTERNAL;
-}
+// The numbers are the same (the static_asserts above pin them).
+wl_status CodeOf(StatusCode code) { return static_cast<wl_status>(code); }
 
 wl_status FromStatus(const Status& status) noexcept {
   if (status.ok()) return Succeed();
@@ -239,11 +218,8 @@ const char* wl_status_name(wl_status status) {
       return "Buffer too small";
     case WL_OUT_OF_MEMORY:
       return "Out of memory";
-    default:
-      if (status >= WL_OK && status <= WL_INTERNAL) {
-        return weightless::StatusCodeName(static_cast<StatusCode>(status));
-      }
-      return "Unknown";
+    default:  // "Unknown" for numbers that are no code
+      return weightless::StatusCodeName(static_cast<StatusCode>(status));
   }
 }
 
@@ -391,10 +367,9 @@ wl_status wl_reader_decode_rows(const wl_reader* reader, size_t index, uint64_t 
 wl_status wl_reader_decode_weight(const wl_reader* reader, size_t index, uint64_t flat_index,
                                   float* out_value) {
   return Guard([&] {
-    const TensorInfo* t = nullptr;
-    if (wl_status s = CheckTensor(reader, index, &t); s != WL_OK) return s;
+    if (reader == nullptr) return NullArgument("reader");
     if (out_value == nullptr) return NullArgument("out_value");
-    Result<float> value = reader->reader->DecodeWeight(index, flat_index);
+    Result<float> value = reader->reader->DecodeWeight(index, flat_index);  // checks index
     if (!value.ok()) return FromStatus(value.status());
     *out_value = *value;
     return Succeed();

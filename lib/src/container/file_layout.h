@@ -63,6 +63,28 @@ inline Status Corrupt(FileError error, const std::string& message) {
   return FileStatus(StatusCode::kCorruption, error, message);
 }
 
+// The element count of a shape within FileLimits::kMaxElements, which bounds the
+// product of the non-zero dimensions (spec/FORMAT.md, limits), so that no partial
+// product of an empty tensor overflows either. False when the limit is exceeded.
+// Shared by the writer and the index parser so that both apply the same rule.
+template <typename Dims>
+bool ShapeElementCount(const Dims& dims, uint64_t* elements) {
+  uint64_t nonzero_product = 1;
+  bool empty = false;
+  for (uint64_t d : dims) {
+    if (d == 0) {
+      empty = true;
+      continue;
+    }
+    if (d > FileLimits::kMaxElements || nonzero_product > FileLimits::kMaxElements / d) {
+      return false;
+    }
+    nonzero_product *= d;
+  }
+  *elements = empty ? 0 : nonzero_product;
+  return true;
+}
+
 }  // namespace container
 }  // namespace weightless
 

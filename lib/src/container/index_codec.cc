@@ -4,7 +4,6 @@
 
 #include <flatbuffers/flatbuffers.h>
 
-#include <algorithm>
 #include <cmath>
 #include <set>
 #include <string_view>
@@ -222,20 +221,12 @@ Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeo
       return Corrupt(FileError::kBadShape,
                      label + ": rank " + Num(ft->shape()->size()) + " exceeds the limit of 8");
     }
-    // The limit applies to the product of the non-zero dimensions, so that no partial
-    // product (rows x row size, ...) of an empty tensor can overflow either.
-    uint64_t nonzero_product = 1;
-    for (uint64_t d : *ft->shape()) {
-      t.shape.push_back(d);
-      if (d == 0) continue;
-      if (d > FileLimits::kMaxElements || nonzero_product > FileLimits::kMaxElements / d) {
-        return Corrupt(FileError::kBadShape,
-                       label + ": shape product exceeds the limit of 2^48 elements");
-      }
-      nonzero_product *= d;
+    t.shape.assign(ft->shape()->begin(), ft->shape()->end());
+    uint64_t elements = 0;
+    if (!container::ShapeElementCount(t.shape, &elements)) {
+      return Corrupt(FileError::kBadShape,
+                     label + ": shape product exceeds the limit of 2^48 elements");
     }
-    const bool empty = std::find(t.shape.begin(), t.shape.end(), uint64_t{0}) != t.shape.end();
-    const uint64_t elements = empty ? 0 : nonzero_product;
     // Enums.
     const uint8_t storage = static_cast<uint8_t>(ft->storage());
     if (storage < 1 || storage > 3) {

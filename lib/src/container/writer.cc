@@ -70,20 +70,9 @@ struct Writer::Impl {
       return Status::InvalidArgument("tensor '" + n + "': rank " + std::to_string(shape.size()),
                                      "at most 8");
     }
-    // As the reader checks it: the product of the non-zero dimensions (spec/FORMAT.md).
-    uint64_t nonzero_product = 1;
-    bool empty = false;
-    for (uint64_t d : shape) {
-      if (d == 0) {
-        empty = true;
-        continue;
-      }
-      if (d > FileLimits::kMaxElements || nonzero_product > FileLimits::kMaxElements / d) {
-        return Status::OutOfRange("tensor '" + n + "': shape product", "exceeds 2^48 elements");
-      }
-      nonzero_product *= d;
+    if (!container::ShapeElementCount(shape, elements)) {  // the reader's rule
+      return Status::OutOfRange("tensor '" + n + "': shape product", "exceeds 2^48 elements");
     }
-    *elements = empty ? 0 : nonzero_product;
     return Status::OK();
   }
 
