@@ -11,7 +11,7 @@
 //                       gap to the previous one in b bits (a filler entry when a gap does
 //                       not fit; b in 2..8 chosen smallest) and its cluster code; both
 //                       streams entropy-coded (zstd -19 over byte streams, which Huffman-
-//                       codes them), plus the codebook
+//                       codes them), plus the codebook (baselines/deep_compression.h)
 //   dense f32 + zstd    the dense float32 layer, zstd -3 (-19 for the fc1-sized layer)
 //   memcpy              dense float32, the physical reference: bytes = 4 n, decode = memcpy
 //
@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "baselines/deep_compression.h"
 #include "weightless/encoder.h"
 #include "weightless/reader.h"
 #include "weightless/writer.h"
@@ -42,6 +43,9 @@
 namespace {
 
 using weightless::EncodedLayer;
+using weightless::baselines::DecodeDeepCompression;
+using weightless::baselines::DeepCompressedLayer;
+using weightless::baselines::EncodeDeepCompression;
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "compare: %s\n", what.c_str());
@@ -86,15 +90,7 @@ struct Row {
   std::string exact;
 };
 
-// --- The Deep Compression layout -------------------------------------------------------
-
-struct DeepCompressed {
-  int gap_bits = 0;
-  std::vector<uint8_t> gaps, codes;  // zstd frames of one byte per entry
-  std::vector<float> codebook;
-  uint64_t entries = 0;
-  uint64_t bytes() const { return gaps.size() + codes.size() + 4 * codebook.size() + 16; }
-};
+// --- zstd, for the dense float32 layout ------------------------------------------------
 
 std::vector<uint8_t> Zstd(const std::vector<uint8_t>& in, int level) {
   std::vector<uint8_t> out(ZSTD_compressBound(in.size()));
@@ -107,62 +103,6 @@ std::vector<uint8_t> Zstd(const std::vector<uint8_t>& in, int level) {
 void Unzstd(const std::vector<uint8_t>& in, void* out, size_t size) {
   const size_t n = ZSTD_decompress(out, size, in.data(), in.size());
   if (ZSTD_isError(n) || n != size) Die("zstd decode failed");
-}
-
-// Entries for gaps of `bits` bits: a kept weight whose gap to the previous entry exceeds
-// 2^bits - 1 is preceded by filler entries (gap 2^bits - 1, code 0).
-void DeepCompressionStreams(const std::vector<uint16_t>& codes, int bits,
-                            std::vector<uint8_t>* gaps, std::vector<uint8_t>* values) {
-  const uint64_t max_gap = (uint64_t{1} << bits) - 1;
-  uint64_t last = 0;  // position after the previous entry
-  gaps->clear();
-  values->clear();
-  for (uint64_t i = 0; i < codes.size(); ++i) {
-    if (codes[i] == 0) continue;
-    uint64_t gap = i - last;
-    while (gap > max_gap) {
-      gaps->push_back(static_cast<uint8_t>(max_gap));
-      values->push_back(0);
-      gap -= max_gap + 1;  // a filler occupies one position too
-    }
-    gaps->push_back(static_cast<uint8_t>(gap));
-    values->push_back(static_cast<uint8_t>(codes[i]));
-    last = i + 1;
-  }
-}
-
-DeepCompressed EncodeDeepCompression(const std::vector<uint16_t>& codes,
-                                     const std::vector<float>& centroids) {
-  DeepCompressed best;
-  for (int bits = 2; bits <= 8; ++bits) {
-    std::vector<uint8_t> gaps, values;
-    DeepCompressionStreams(codes, bits, &gaps, &values);
-    DeepCompressed d;
-    d.gap_bits = bits;
-    d.entries = gaps.size();
-    d.gaps = Zstd(gaps, 19);
-    d.codes = Zstd(values, 19);
-    d.codebook = centroids;
-    if (best.gap_bits == 0 || d.bytes() < best.bytes()) best = std::move(d);
-  }
-  return best;
-}
-
-void DecodeDeepCompression(const DeepCompressed& d, std::vector<uint8_t>* gaps,
-                           std::vector<uint8_t>* codes, float* out, uint64_t n) {
-  gaps->resize(d.entries);
-  codes->resize(d.entries);
-  Unzstd(d.gaps, gaps->data(), d.entries);
-  Unzstd(d.codes, codes->data(), d.entries);
-  std::memset(out, 0, n * sizeof(float));
-  float table[256] = {0};
-  for (size_t k = 0; k < d.codebook.size(); ++k) table[k + 1] = d.codebook[k];
-  uint64_t pos = 0;
-  for (uint64_t e = 0; e < d.entries; ++e) {
-    pos += (*gaps)[e];
-    out[pos] = table[(*codes)[e]];  // a filler writes 0 where a 0 already is
-    ++pos;
-  }
 }
 
 // --- One layer --------------------------------------------------------------------------
@@ -251,12 +191,12 @@ void CompareLayer(const char* name, uint64_t rows, uint64_t cols, double keep,
       if (it == centroids.end()) it = centroids.insert(centroids.end(), reference[i]);
       codes[i] = static_cast<uint16_t>(it - centroids.begin() + 1);
     }
-    DeepCompressed d = EncodeDeepCompression(codes, centroids);
-    std::vector<uint8_t> gaps, values;
-    DecodeDeepCompression(d, &gaps, &values, out.data(), n);
+    const DeepCompressedLayer d =
+        Check(EncodeDeepCompression(codes.data(), n, centroids), "deep compression");
+    Check(DecodeDeepCompression(d, out.data(), n), "deep compression decode");
     if (out != reference) Die("deep compression: decode differs");
-    const double ms =
-        BestMs(runs, [&] { DecodeDeepCompression(d, &gaps, &values, out.data(), n); });
+    const double ms = BestMs(
+        runs, [&] { Check(DecodeDeepCompression(d, out.data(), n), "deep compression decode"); });
     rows_out.push_back(
         {"deep compression (b=" + std::to_string(d.gap_bits) + ", zstd)", d.bytes(), ms, "yes"});
   }

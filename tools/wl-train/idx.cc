@@ -2,6 +2,10 @@
 
 #include "idx.h"
 
+#include <algorithm>
+#include <numeric>
+#include <random>
+
 #include <zlib.h>
 
 #include <sys/stat.h>
@@ -121,6 +125,36 @@ Result<Dataset> LoadIdxDataset(const std::string& directory, size_t limit_train,
   if (s.ok()) s = LoadSplit(directory, "t10k", limit_test, &d.test);
   if (!s.ok()) return s;
   return d;
+}
+
+Result<Split> CarveValidation(Split* train, size_t count, uint64_t seed) {
+  const size_t n = train->count();
+  if (count == 0 || count >= n) {
+    return Status::InvalidArgument("validation split of " + std::to_string(count) + " examples",
+                                   "must be 1.." + std::to_string(n ? n - 1 : 0) +
+                                       " (the training file holds " + std::to_string(n) + ")");
+  }
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::mt19937_64 rng(seed);
+  std::shuffle(order.begin(), order.end(), rng);
+  std::vector<uint8_t> is_validation(n, 0);
+  for (size_t i = 0; i < count; ++i) is_validation[order[i]] = 1;
+  const size_t pixels = static_cast<size_t>(train->rows) * train->cols;
+  Split validation, rest;
+  validation.rows = rest.rows = train->rows;
+  validation.cols = rest.cols = train->cols;
+  validation.images.reserve(count * pixels);
+  rest.images.reserve((n - count) * pixels);
+  for (size_t i = 0; i < n; ++i) {
+    Split& to = is_validation[i] ? validation : rest;
+    to.images.insert(to.images.end(),
+                     train->images.begin() + static_cast<std::ptrdiff_t>(i * pixels),
+                     train->images.begin() + static_cast<std::ptrdiff_t>((i + 1) * pixels));
+    to.labels.push_back(train->labels[i]);
+  }
+  *train = std::move(rest);
+  return validation;
 }
 
 }  // namespace wltrain

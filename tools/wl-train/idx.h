@@ -24,13 +24,20 @@ struct Split {
 
 struct Dataset {
   std::string directory;
-  Split train, test;
+  Split train, validation, test;  // validation: carved from the training file
 };
 
 // Reads both splits; `limit_train` / `limit_test` (0 = all) keep only the first
 // examples. Errors name the file and what is wrong with it.
 weightless::Result<Dataset> LoadIdxDataset(const std::string& directory, size_t limit_train,
                                            size_t limit_test);
+
+// Moves `count` examples, drawn without replacement by a generator seeded with `seed`,
+// out of `train` into the returned validation split; the rest stay in `train` in their
+// original order. The two splits are disjoint by position: no training example is also a
+// validation example. Errors: count == 0 or count >= train->count() (nothing left to
+// train on).
+weightless::Result<Split> CarveValidation(Split* train, size_t count, uint64_t seed);
 
 }  // namespace wltrain
 

@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version",
                        std::string("wl-train (weightless ") + weightless::VersionString() + ")");
   std::string model = "lenet-300-100", encoding = "ribbon", keep, clusters, bits;
+  std::string schedule = "geometric", cost = "activation", bias_dtype = "int8";
   app.add_option("--data", o.data_dir, "MNIST-format IDX directory (raw or .gz files)")
       ->capture_default_str();
   app.add_option("--model", model, "lenet-300-100 or lenet-5")
@@ -57,12 +58,33 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--limit-train", o.limit_train, "use only the first N training images (0 = all)");
   app.add_option("--limit-test", o.limit_test, "use only the first N test images (0 = all)");
+  app.add_option("--validation", o.validation,
+                 "training images carved out (by --seed) as the validation split that every "
+                 "report and automatic choice is judged on; 0 = 5000 or a sixth of the "
+                 "training file, whichever is smaller")
+      ->capture_default_str();
+  app.add_option("--calibration", o.calibration,
+                 "training images that measure each layer's input energies for the "
+                 "activation-weighted cost (0 = none: squared-error cost)")
+      ->capture_default_str();
+  app.add_option("--init", o.init_path,
+                 "start from the dense model in this .wl file (as --save-dense writes) "
+                 "instead of dense training");
+  app.add_option("--save-dense", o.save_dense_path, "also write the dense model to this .wl file");
+  app.add_option("--stop-after", o.stop_after, "stop after this step (for experiments)")
+      ->check(CLI::IsMember({"prune", "share"}));
+  app.add_option("--report", o.report_json, "also write the results as JSON to this file");
   app.add_option("--threads", o.threads, "threads (0 = all cores)")->check(CLI::NonNegativeNumber);
   app.add_option("--dense-epochs", o.dense_epochs, "epochs of dense training")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   app.add_option("--prune-rounds", o.prune_rounds, "gradual pruning rounds")
       ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--prune-schedule", schedule,
+                 "kept fraction per round: geometric (the same relative cut each round) or "
+                 "cubic (Zhu & Gupta: large cuts first, small ones last)")
+      ->check(CLI::IsMember({"geometric", "cubic"}))
       ->capture_default_str();
   app.add_option("--epochs-per-round", o.epochs_per_round, "retraining epochs per pruning round")
       ->check(CLI::NonNegativeNumber)
@@ -78,7 +100,27 @@ int main(int argc, char** argv) {
                  "kept fraction per layer, e.g. fc1=0.02,fc2=0.04 "
                  "(defaults per model)");
   app.add_option("--clusters", clusters, "K per layer, e.g. fc1=8,fc2=16 (default 8)");
-  app.add_option("--bits", bits, "t per layer, e.g. fc1=7 (0 = smallest t meeting --fp-rate)");
+  app.add_option("--t,--bits", bits,
+                 "t (bits per table cell) per layer, e.g. fc1=7 (0 = smallest t meeting "
+                 "--fp-rate); --bits is an older spelling");
+  app.add_option("--max-drop", o.max_drop,
+                 "choose K in {4, 8, 16} and t per layer automatically: the smallest file whose "
+                 "validation accuracy stays within POINTS of the dense baseline's (overrides "
+                 "--clusters and --t)")
+      ->check(CLI::Range(0.0, 100.0));
+  app.add_option("--cost", cost,
+                 "seed search's price of a table's false positives: activation (centroid^2 x "
+                 "the input energy of its column) or squared-error (centroid^2)")
+      ->check(CLI::IsMember({"activation", "squared-error"}))
+      ->capture_default_str();
+  app.add_flag("--freeze-encoded", o.freeze_encoded,
+               "freeze encoded layers whole, as the paper did (default: their centroids keep "
+               "training through the false positives; the codes stay fixed)");
+  app.add_option("--bias-dtype", bias_dtype, "how biases are stored")
+      ->check(CLI::IsMember({"float32", "float16", "int8"}))
+      ->capture_default_str();
+  app.add_flag("--full-metadata", o.full_metadata,
+               "store every pipeline parameter and intermediate accuracy in the file");
   app.add_option("--fp-rate", o.max_false_positive_rate,
                  "false-positive budget K/2^t for layers whose t is 0")
       ->check(CLI::Range(1e-6, 0.5))
@@ -111,13 +153,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--t-sweep", o.sweep_layer,
                  "instead of encoding the model, encode LAYER for each t and report size, "
-                 "false-positive rate and accuracy (writes --csv and --svg)");
+                 "false-positive rate and validation accuracy (writes --csv)");
   app.add_option("--t-min", o.sweep_min_t, "smallest t of the sweep")->check(CLI::Range(0, 16));
   app.add_option("--t-max", o.sweep_max_t, "largest t of the sweep")
       ->check(CLI::Range(1, 16))
       ->capture_default_str();
   app.add_option("--csv", o.sweep_csv, "CSV output of --t-sweep")->capture_default_str();
-  app.add_option("--svg", o.sweep_svg, "SVG plot of --t-sweep")->capture_default_str();
   std::string last_layer = "auto";
   app.add_option("--last-layer", last_layer,
                  "storage of the last layer: packed (always exact codes) or auto (packed codes "
@@ -134,15 +175,15 @@ int main(int argc, char** argv) {
                                     : weightless::RetrievalKind::kRibbon;
     if (!keep.empty()) o.keep = ParseLayerMap<double>(keep, "--keep");
     if (!clusters.empty()) o.clusters = ParseLayerMap<uint32_t>(clusters, "--clusters");
-    if (!bits.empty()) o.value_bits = ParseLayerMap<int>(bits, "--bits");
+    if (!bits.empty()) o.t = ParseLayerMap<int>(bits, "--t");
     for (const auto& [layer, v] : o.keep) {
       if (!(v > 0 && v <= 1)) throw CLI::ValidationError("--keep", layer + ": must be in (0, 1]");
     }
     for (const auto& [layer, v] : o.clusters) {
       if (v < 1 || v > 255) throw CLI::ValidationError("--clusters", layer + ": must be 1..255");
     }
-    for (const auto& [layer, v] : o.value_bits) {
-      if (v < 0 || v > 16) throw CLI::ValidationError("--bits", layer + ": must be 0..16");
+    for (const auto& [layer, v] : o.t) {
+      if (v < 0 || v > 16) throw CLI::ValidationError("--t", layer + ": must be 0..16");
     }
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
@@ -151,6 +192,13 @@ int main(int argc, char** argv) {
     o.train.learning_rate = 0.02f;
   }
   o.progress = !no_progress;
+  o.prune_schedule =
+      schedule == "cubic" ? wltrain::PruneSchedule::kCubic : wltrain::PruneSchedule::kGeometric;
+  o.cost = cost == "activation" ? weightless::FalsePositiveCostKind::kActivation
+                                : weightless::FalsePositiveCostKind::kSquaredError;
+  o.bias_dtype = bias_dtype == "float32"   ? weightless::DType::kFloat32
+                 : bias_dtype == "float16" ? weightless::DType::kFloat16
+                                           : weightless::DType::kInt8;
   o.last_layer_packed = last_layer == "packed";
   wltrain::ApplyArchitectureDefaults(&o);
   return wltrain::RunPipeline(o);

@@ -293,6 +293,37 @@ void Network::Step(const TrainOptions& options) {
   }
 }
 
+void Network::AddLoss(const Matrix& x, const uint8_t* labels, bool gradients, Cache* cache,
+                      double* loss_sum) {
+  const Matrix logits = Forward(x, gradients ? cache : nullptr);
+  // Softmax cross-entropy, averaged over the batch.
+  Matrix grad(logits.rows(), logits.cols());
+  for (Eigen::Index i = 0; i < logits.rows(); ++i) {
+    const float max = logits.row(i).maxCoeff();
+    Eigen::RowVectorXf e = (logits.row(i).array() - max).exp().matrix();
+    const float z = e.sum();
+    const int label = labels[i];
+    *loss_sum -= std::log(std::max(e(label) / z, 1e-30f));
+    grad.row(i) = e / z;
+    grad(i, label) -= 1.0f;
+  }
+  if (!gradients) return;
+  grad /= static_cast<float>(logits.rows());
+  Backward(grad, cache);
+}
+
+float Network::Loss(const float* images, const uint8_t* labels, size_t count, bool gradients) {
+  const Op& first = ops_.front();
+  const Eigen::Index features =
+      first.kind == Op::kConv ? static_cast<Eigen::Index>(first.in_c) * first.in_h * first.in_w
+                              : weights_[first.layer].w.cols();
+  const Matrix x = Eigen::Map<const Matrix>(images, static_cast<Eigen::Index>(count), features);
+  Cache cache;
+  double loss_sum = 0;
+  AddLoss(x, labels, gradients, &cache, &loss_sum);
+  return static_cast<float>(loss_sum / static_cast<double>(std::max<size_t>(count, 1)));
+}
+
 float Network::TrainEpoch(const Split& train, const TrainOptions& options, std::mt19937_64& rng) {
   const size_t n = train.count();
   const size_t features = static_cast<size_t>(train.rows) * train.cols;
@@ -303,26 +334,15 @@ float Network::TrainEpoch(const Split& train, const TrainOptions& options, std::
   double loss_sum = 0;
   size_t seen = 0;
   Cache cache;
+  std::vector<uint8_t> labels(static_cast<size_t>(options.batch));
   for (size_t start = 0; start < n; start += static_cast<size_t>(options.batch)) {
     const size_t count = std::min(n - start, static_cast<size_t>(options.batch));
     Matrix x(static_cast<Eigen::Index>(count), static_cast<Eigen::Index>(features));
     for (size_t i = 0; i < count; ++i) {
       std::copy_n(train.images.data() + order[start + i] * features, features, x.row(i).data());
     }
-    Matrix logits = Forward(x, &cache);
-    // Softmax cross-entropy, averaged over the batch.
-    Matrix grad(logits.rows(), logits.cols());
-    for (Eigen::Index i = 0; i < logits.rows(); ++i) {
-      const float max = logits.row(i).maxCoeff();
-      Eigen::RowVectorXf e = (logits.row(i).array() - max).exp().matrix();
-      const float z = e.sum();
-      const int label = train.labels[order[start + static_cast<size_t>(i)]];
-      loss_sum -= std::log(std::max(e(label) / z, 1e-30f));
-      grad.row(i) = e / z;
-      grad(i, label) -= 1.0f;
-    }
-    grad /= static_cast<float>(count);
-    Backward(grad, &cache);
+    for (size_t i = 0; i < count; ++i) labels[i] = train.labels[order[start + i]];
+    AddLoss(x, labels.data(), true, &cache, &loss_sum);
     Step(options);
     seen += count;
     if (bar && (start / options.batch) % 20 == 0) {
@@ -351,6 +371,47 @@ size_t Network::CountCorrect(const Split& test) const {
     }
   }
   return correct;
+}
+
+std::vector<float> Network::InputEnergy(const Split& data, size_t count, size_t layer) const {
+  size_t op_index = ops_.size();
+  for (size_t o = 0; o < ops_.size(); ++o) {
+    if ((ops_[o].kind == Op::kDense || ops_[o].kind == Op::kConv) &&
+        ops_[o].layer == static_cast<int>(layer)) {
+      op_index = o;
+    }
+  }
+  const WeightLayer& l = weights_.at(layer);
+  std::vector<double> sum(static_cast<size_t>(l.w.cols()), 0.0);
+  count = std::min(count, data.count());
+  const size_t features = static_cast<size_t>(data.rows) * data.cols;
+  double samples = 0;  // rows of the layer's input matrix seen
+  Cache cache;
+  for (size_t start = 0; start < count; start += 256) {  // bounded cache memory
+    const size_t n = std::min<size_t>(256, count - start);
+    Eigen::Map<const Matrix> x(data.images.data() + start * features, static_cast<Eigen::Index>(n),
+                               static_cast<Eigen::Index>(features));
+    Forward(x, &cache);
+    if (ops_[op_index].kind == Op::kDense) {
+      const Matrix& in = cache.inputs[op_index];
+      for (Eigen::Index c = 0; c < in.cols(); ++c) {
+        sum[static_cast<size_t>(c)] += in.col(c).cast<double>().squaredNorm();
+      }
+      samples += static_cast<double>(in.rows());
+    } else {
+      for (const Matrix& cols : cache.cols[op_index]) {  // (in_c k k) x positions
+        for (Eigen::Index c = 0; c < cols.rows(); ++c) {
+          sum[static_cast<size_t>(c)] += cols.row(c).cast<double>().squaredNorm();
+        }
+        samples += static_cast<double>(cols.cols());
+      }
+    }
+  }
+  std::vector<float> energy(sum.size(), 0.0f);
+  for (size_t c = 0; c < sum.size(); ++c) {
+    energy[c] = samples > 0 ? static_cast<float>(sum[c] / samples) : 0.0f;
+  }
+  return energy;
 }
 
 }  // namespace wltrain

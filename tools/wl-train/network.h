@@ -64,8 +64,19 @@ class Network {
 
   // One epoch of SGD over `train` in an order drawn from `rng`. Returns the mean loss.
   float TrainEpoch(const Split& train, const TrainOptions& options, std::mt19937_64& rng);
+  // Mean softmax cross-entropy of the `count` examples starting at images (count x features,
+  // row-major) with their labels; when `gradients` is true, also fills every layer's grad_w
+  // and grad_b with the gradient of that mean loss (no update is made).
+  float Loss(const float* images, const uint8_t* labels, size_t count, bool gradients);
   // Examples of `test` classified correctly.
   size_t CountCorrect(const Split& test) const;
+  // The mean squared input of each column of weight layer `layer` (E[x_c^2], one value
+  // per fan-in column of its weight matrix) over the first `count` examples of `data`
+  // (all when fewer): for a dense layer its input vector, for a convolution the rows of
+  // its im2col matrix (input channel x kernel position) over every output position.
+  // A false positive at (r, c) adds centroid^2 * E[x_c^2] to the expected squared error
+  // of output r.
+  std::vector<float> InputEnergy(const Split& data, size_t count, size_t layer) const;
 
  private:
   struct Op {
@@ -80,6 +91,10 @@ class Network {
   Matrix Forward(const Matrix& x, Cache* cache) const;
   void Backward(const Matrix& grad_logits, Cache* cache);
   void Step(const TrainOptions& options);
+  // What Loss and TrainEpoch share: adds each row's loss to *loss_sum in turn (TrainEpoch
+  // keeps one running sum over the epoch), then, when `gradients`, runs Backward.
+  void AddLoss(const Matrix& x, const uint8_t* labels, bool gradients, Cache* cache,
+               double* loss_sum);
 
   Architecture architecture_;
   std::vector<WeightLayer> weights_;

@@ -2,9 +2,12 @@
 
 #include "pipeline.h"
 
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -14,6 +17,9 @@
 #include <omp.h>
 #endif
 
+#include "baselines/deep_compression.h"
+#include "layer_encoding.h"
+#include "session.h"
 #include "weightless/reader.h"
 #include "weightless/simplify.h"
 #include "weightless/version.h"
@@ -21,30 +27,29 @@
 
 namespace wltrain {
 
-using weightless::EncodedLayer;
+using weightless::DType;
 using weightless::Status;
 
 void ApplyArchitectureDefaults(PipelineOptions* o) {
   // Kept fractions near Dynamic Network Surgery's (3.4% of LeNet-300-100 and 2.8% of
-  // LeNet-5 overall; DNS reached under 2% and under 1%); K = 8 with t = 8 (3.1% false
-  // positives), which the measurements in README showed keeps accuracy best per bit;
-  // the last layer gets t = 10 (0.8% false positives) since no later layer can absorb
-  // its errors, and is stored as exact packed codes where those are no larger.
+  // LeNet-5 overall; DNS reached under 2% and under 1%); K and t per layer as chosen by
+  // the measurements in README (on validation accuracy). The last layer is stored as
+  // exact packed codes where those are no larger than its table.
   std::map<std::string, double> keep;
   std::map<std::string, uint32_t> clusters;
-  std::map<std::string, int> bits;
+  std::map<std::string, int> t;
   if (o->architecture == Network::Architecture::kLeNet300100) {
     keep = {{"fc1", 0.03}, {"fc2", 0.05}, {"fc3", 0.20}};
     clusters = {{"fc1", 8}, {"fc2", 8}, {"fc3", 8}};
-    bits = {{"fc1", 8}, {"fc2", 8}, {"fc3", 10}};
+    t = {{"fc1", 8}, {"fc2", 8}, {"fc3", 10}};
   } else {
     keep = {{"conv1", 0.60}, {"conv2", 0.08}, {"fc1", 0.02}, {"fc2", 0.10}};
     clusters = {{"conv1", 8}, {"conv2", 8}, {"fc1", 8}, {"fc2", 8}};
-    bits = {{"conv1", 0}, {"conv2", 8}, {"fc1", 8}, {"fc2", 10}};
+    t = {{"conv1", 0}, {"conv2", 8}, {"fc1", 8}, {"fc2", 10}};
   }
   for (const auto& [name, v] : keep) o->keep.emplace(name, v);  // emplace keeps user values
   for (const auto& [name, v] : clusters) o->clusters.emplace(name, v);
-  for (const auto& [name, v] : bits) o->value_bits.emplace(name, v);
+  for (const auto& [name, v] : t) o->t.emplace(name, v);
 }
 
 namespace {
@@ -55,43 +60,8 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-double Percent(size_t correct, size_t total) {
-  return total ? 100.0 * static_cast<double>(correct) / static_cast<double>(total) : 0;
-}
-
-struct Trainer {
-  const PipelineOptions& options;
-  Dataset data;
-  Network net;
-  std::mt19937_64 rng;
-
-  Trainer(const PipelineOptions& o, Dataset d)
-      : options(o), data(std::move(d)), net(o.architecture, o.seed), rng(o.seed ^ 0x5EED) {}
-
-  size_t Correct() const { return net.CountCorrect(data.test); }
-  double Accuracy() const { return Percent(Correct(), data.test.count()); }
-
-  // Trains `epochs` epochs with the learning rate falling geometrically from
-  // lr_scale_first to lr_scale_last times the base rate (a decaying schedule settles
-  // SGD with momentum far better than a constant rate).
-  void Epochs(int epochs, const std::string& step, float lr_scale_first = 1.0f,
-              float lr_scale_last = 1.0f) {
-    for (int e = 1; e <= epochs; ++e) {
-      TrainOptions t = options.train;
-      const float f = epochs > 1 ? static_cast<float>(e - 1) / static_cast<float>(epochs - 1) : 0;
-      t.learning_rate *= lr_scale_first * std::pow(lr_scale_last / lr_scale_first, f);
-      t.progress = options.progress;
-      t.label = step + " " + std::to_string(e) + "/" + std::to_string(epochs);
-      const auto start = Clock::now();
-      const float loss = net.TrainEpoch(data.train, t, rng);
-      std::printf("  %-26s loss %.4f  test accuracy %6.2f%%  (%.1f s)\n", t.label.c_str(), loss,
-                  Accuracy(), Seconds(start));
-      std::fflush(stdout);
-    }
-  }
-};
-
 uint32_t ClustersOf(const PipelineOptions& o, const std::string& layer) {
+  if (o.max_drop >= 0) return 16;  // the automatic choice re-clusters to 4, 8 or 16
   auto it = o.clusters.find(layer);
   return it == o.clusters.end() ? 8 : it->second;
 }
@@ -115,110 +85,122 @@ Status ShareLayer(WeightLayer* l, uint32_t k) {
   return Status::OK();
 }
 
-weightless::EncodeOptions EncodeOptionsFor(const PipelineOptions& o, const WeightLayer& l,
-                                           size_t index, int t) {
-  weightless::EncodeOptions eo;
-  eo.mask.resize(l.size());
-  for (size_t i = 0; i < l.size(); ++i) eo.mask[i] = l.codes.empty() ? 1 : (l.codes[i] != 0);
-  eo.clusters = std::max<uint32_t>(1, static_cast<uint32_t>(l.centroids.size()));
-  eo.value_bits = t;
-  eo.max_false_positive_rate = o.max_false_positive_rate;
-  eo.kind = o.kind;
-  eo.seeds = o.seeds;
-  eo.base_seed = o.seed * 1000 + index;
-  eo.threads = o.threads;
-  return eo;
+// The kept fraction of round r of R toward `target`.
+double KeepAtRound(PruneSchedule schedule, double target, int r, int rounds) {
+  const double f = static_cast<double>(r) / rounds;
+  if (schedule == PruneSchedule::kCubic) {
+    return 1.0 - (1.0 - target) * (1.0 - std::pow(1.0 - f, 3.0));
+  }
+  return std::pow(target, f);
 }
 
-int TSweep(Trainer& tr) {
-  const PipelineOptions& o = tr.options;
-  size_t index = tr.net.layers().size();
-  for (size_t i = 0; i < tr.net.layers().size(); ++i) {
-    if (tr.net.layers()[i].name == o.sweep_layer) index = i;
-  }
-  if (index == tr.net.layers().size()) {
-    std::fprintf(stderr, "wl-train: --t-sweep: no layer '%s' in %s\n", o.sweep_layer.c_str(),
-                 ArchitectureName(o.architecture));
-    return 2;
-  }
-  const WeightLayer original = tr.net.layers()[index];
-  const int k = static_cast<int>(original.centroids.size());
-  int t_min = o.sweep_min_t;
-  while ((1 << t_min) <= k) ++t_min;
-  std::ofstream csv(o.sweep_csv);
-  if (!csv) {
-    std::fprintf(stderr, "wl-train: cannot write %s\n", o.sweep_csv.c_str());
-    return 1;
-  }
-  csv << "t,bytes,bits_per_kept,false_positive_rate,accuracy\n";
-  std::printf("\n  t-sweep of %s (K = %d; no retraining): accuracy without encoding %.2f%%\n",
-              o.sweep_layer.c_str(), k, tr.Accuracy());
-  std::printf("  %3s %10s %14s %10s %10s\n", "t", "bytes", "bits/kept", "FP rate", "accuracy");
-  struct Point {
-    int t;
-    double bytes, fp, acc;
-  };
-  std::vector<Point> points;
-  for (int t = t_min; t <= o.sweep_max_t; ++t) {
-    auto layer = weightless::EncodeLayer(original.w.data(), original.shape,
-                                         EncodeOptionsFor(o, original, index, t));
-    if (!layer.ok()) {
-      std::fprintf(stderr, "wl-train: %s\n", layer.status().ToString().c_str());
-      return 1;
-    }
-    WeightLayer& l = tr.net.layers()[index];
-    if (!weightless::DecodeLayer(*layer, l.w.data(), o.threads).ok()) return 1;
-    const double acc = tr.Accuracy();
-    const double bytes = static_cast<double>(layer->stats.bits) / 8;
-    std::printf("  %3d %10.0f %14.3f %10.5f %9.2f%%\n", t, bytes, layer->stats.bits_per_kept_weight,
-                layer->stats.false_positive_rate, acc);
-    csv << t << "," << bytes << "," << layer->stats.bits_per_kept_weight << ","
-        << layer->stats.false_positive_rate << "," << acc / 100 << "\n";
-    points.push_back({t, bytes, layer->stats.false_positive_rate, acc});
-    l = original;
-  }
-  // An SVG with three panels sharing the t axis: size, false-positive rate, accuracy.
-  std::ofstream svg(o.sweep_svg);
-  const int w = 720, panel = 180, left = 70;
-  svg << "<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='" << 3 * panel + 60
-      << "' font-family='sans-serif' font-size='12'>\n<rect width='100%' height='100%' "
-         "fill='white'/>\n<text x='"
-      << left << "' y='20' font-size='14'>t-sweep of " << o.sweep_layer << " ("
-      << ArchitectureName(o.architecture) << ", K = " << k << ")</text>\n";
-  const char* titles[] = {"size (bytes)", "false-positive rate", "test accuracy (%)"};
-  for (int p = 0; p < 3; ++p) {
-    double lo = 1e300, hi = -1e300;
-    for (const Point& pt : points) {
-      const double v = p == 0 ? pt.bytes : p == 1 ? pt.fp : pt.acc;
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
-    }
-    if (hi <= lo) hi = lo + 1;
-    const int top = 40 + p * panel, height = panel - 40;
-    svg << "<text x='" << left << "' y='" << top - 4 << "'>" << titles[p] << ": " << lo << " .. "
-        << hi << "</text>\n<rect x='" << left << "' y='" << top << "' width='" << w - left - 20
-        << "' height='" << height << "' fill='none' stroke='#888'/>\n<polyline fill='none' "
-        << "stroke='#1f77b4' stroke-width='2' points='";
-    for (size_t i = 0; i < points.size(); ++i) {
-      const double v = p == 0 ? points[i].bytes : p == 1 ? points[i].fp : points[i].acc;
-      const double x =
-          left +
-          (points.size() > 1 ? (w - left - 20) * static_cast<double>(i) / (points.size() - 1) : 0);
-      const double y = top + height - height * (v - lo) / (hi - lo);
-      svg << x << "," << y << " ";
-    }
-    svg << "'/>\n";
-    for (size_t i = 0; i < points.size(); ++i) {
-      const double x =
-          left +
-          (points.size() > 1 ? (w - left - 20) * static_cast<double>(i) / (points.size() - 1) : 0);
-      svg << "<text x='" << x - 4 << "' y='" << top + height + 14 << "'>" << points[i].t
-          << "</text>\n";
+// The scale of a bias vector stored as int8: its largest magnitude maps to 127.
+float Int8Scale(const Vector& b) {
+  const float max = b.size() ? b.cwiseAbs().maxCoeff() : 0.0f;
+  return max > 0 ? max / 127.0f : 1.0f;
+}
+
+// Rounds biases to what the file stores in `dtype`, with the writer's arithmetic, so
+// that the model evaluated here is exactly the model in the file.
+void RoundBiases(Network* net, DType dtype) {
+  for (WeightLayer& l : net->layers()) {
+    const float scale = Int8Scale(l.b);
+    for (Eigen::Index i = 0; i < l.b.size(); ++i) {
+      float& v = l.b(i);
+      switch (dtype) {
+        case DType::kFloat16:
+          v = weightless::HalfToFloat(weightless::FloatToHalf(v));
+          break;
+        case DType::kBFloat16:
+          v = weightless::BFloat16ToFloat(weightless::FloatToBFloat16(v));
+          break;
+        case DType::kInt8:
+          v = scale * std::min(127.0f, std::max(-127.0f, std::nearbyint(v / scale)));
+          break;
+        case DType::kFloat32:
+          break;
+      }
     }
   }
-  svg << "</svg>\n";
-  std::printf("  wrote %s and %s\n", o.sweep_csv.c_str(), o.sweep_svg.c_str());
-  return 0;
+}
+
+uint64_t BiasBytes(const Network& net, DType dtype) {
+  uint64_t n = 0;
+  for (const WeightLayer& l : net.layers()) n += static_cast<uint64_t>(l.b.size());
+  return n * weightless::DTypeSize(dtype);
+}
+
+// Writes every layer and bias dense in float32 (the --save-dense file, read by --init).
+Status SaveDense(const Network& net, const std::string& path, double validation) {
+  auto writer = weightless::Writer::Create(path);
+  if (!writer.ok()) return writer.status();
+  Status s;
+  for (const WeightLayer& l : net.layers()) {
+    s = (*writer)->AddDense(l.name, l.shape, l.w.data());
+    if (s.ok()) {
+      s = (*writer)->AddDense(l.name + ".bias", {static_cast<uint64_t>(l.b.size())}, l.b.data());
+    }
+    if (!s.ok()) return s;
+  }
+  s = (*writer)->SetMetadata("architecture", std::string(ArchitectureName(net.architecture())));
+  if (s.ok()) s = (*writer)->SetMetadata("validation_accuracy", validation / 100);
+  if (s.ok()) s = (*writer)->Finish();
+  return s;
+}
+
+// Reads the weights and biases of every layer of `net` from `path` by name, checking the
+// architecture and every shape.
+Status LoadWeights(Network* net, const std::string& path) {
+  auto reader = weightless::Reader::Open(path);
+  if (!reader.ok()) return reader.status();
+  const weightless::MetadataValue* arch = (*reader)->FindMetadata("architecture");
+  const std::string want = ArchitectureName(net->architecture());
+  if (!arch || !std::holds_alternative<std::string>(*arch) ||
+      std::get<std::string>(*arch) != want) {
+    return Status::InvalidArgument(path, "does not hold a " + want + " (metadata 'architecture')");
+  }
+  for (WeightLayer& l : net->layers()) {
+    auto w = (*reader)->FindTensor(l.name);
+    auto b = (*reader)->FindTensor(l.name + ".bias");
+    if (!w.ok()) return w.status().WithContext(path);
+    if (!b.ok()) return b.status().WithContext(path);
+    if ((*reader)->tensor(*w).shape != l.shape ||
+        (*reader)->tensor(*b).element_count() != static_cast<uint64_t>(l.b.size())) {
+      return Status::InvalidArgument(path, "tensor " + l.name + " has the wrong shape");
+    }
+    Status s = (*reader)->Decode(*w, l.w.data(), l.size());
+    if (s.ok()) s = (*reader)->Decode(*b, l.b.data(), static_cast<uint64_t>(l.b.size()));
+    if (!s.ok()) return s.WithContext(path);
+    l.mask.clear();
+    l.codes.clear();
+    l.centroids.clear();
+    l.frozen = false;
+  }
+  return Status::OK();
+}
+
+// The shared model in the Deep Compression layout (relative sparse indices + codes,
+// entropy-coded; weightless/baselines), plus its biases stored as ours are.
+struct DeepCompressionSize {
+  uint64_t bytes = 0;
+  std::vector<uint64_t> layer_bytes;
+};
+
+weightless::Result<DeepCompressionSize> DeepCompressionOf(const Network& net, DType bias_dtype) {
+  DeepCompressionSize out;
+  for (const WeightLayer& l : net.layers()) {
+    auto dc = weightless::baselines::EncodeDeepCompression(l.codes.data(), l.size(), l.centroids);
+    if (!dc.ok()) return dc.status().WithContext("Deep Compression layout of " + l.name);
+    out.layer_bytes.push_back(dc->bytes());
+    out.bytes += dc->bytes();
+  }
+  out.bytes += BiasBytes(net, bias_dtype);
+  return out;
+}
+
+int Fail(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "wl-train: %s: %s\n", what.c_str(), s.ToString().c_str());
+  return 1;
 }
 
 }  // namespace
@@ -233,11 +215,21 @@ int RunPipeline(const PipelineOptions& o) {
     std::fprintf(stderr, "wl-train: %s\n", data.status().ToString().c_str());
     return 2;
   }
-  std::printf("wl-train (weightless %s): %s on %s: %zu training and %zu test images\n",
-              weightless::VersionString(), ArchitectureName(o.architecture), o.data_dir.c_str(),
-              data->train.count(), data->test.count());
-  Trainer tr(o, std::move(data).value());
-  std::vector<WeightLayer>& layers = tr.net.layers();
+  const size_t validation_count =
+      o.validation ? o.validation : std::min<size_t>(5000, data->train.count() / 6);
+  auto validation = CarveValidation(&data->train, validation_count, o.seed ^ 0xC0FFEE);
+  if (!validation.ok()) {
+    std::fprintf(stderr, "wl-train: --validation: %s\n", validation.status().ToString().c_str());
+    return 2;
+  }
+  data->validation = std::move(validation).value();
+  std::printf(
+      "wl-train (weightless %s): %s on %s: %zu training, %zu validation (carved from the "
+      "training file) and %zu test images\n",
+      weightless::VersionString(), ArchitectureName(o.architecture), o.data_dir.c_str(),
+      data->train.count(), data->validation.count(), data->test.count());
+  Session session(o, std::move(data).value());
+  std::vector<WeightLayer>& layers = session.net.layers();
   for (const auto& [name, v] : o.keep) {
     bool found = false;
     for (const WeightLayer& l : layers) found |= l.name == name;
@@ -248,203 +240,291 @@ int RunPipeline(const PipelineOptions& o) {
     }
   }
 
-  // 1. Dense training.
-  std::printf("\n1. dense training (%d epochs)\n", o.dense_epochs);
-  tr.Epochs(o.dense_epochs, "dense", 1.0f, 0.02f);
-  const double baseline = tr.Accuracy();
+  // 1. The dense model: trained here or read from --init.
+  if (!o.init_path.empty()) {
+    Status s = LoadWeights(&session.net, o.init_path);
+    if (!s.ok()) {
+      std::fprintf(stderr, "wl-train: --init: %s\n", s.ToString().c_str());
+      return 2;
+    }
+    std::printf("\n1. dense model read from %s\n", o.init_path.c_str());
+  } else {
+    std::printf("\n1. dense training (%d epochs)\n", o.dense_epochs);
+    session.Epochs(o.dense_epochs, "dense", 1.0f, 0.02f);
+  }
+  const double baseline_validation = session.Validation();
+  std::printf("  dense baseline: validation %.2f%%\n", baseline_validation);
+  const Network dense = session.net;  // its test accuracy is measured once, at the end
+  if (!o.save_dense_path.empty()) {
+    Status s = SaveDense(session.net, o.save_dense_path, baseline_validation);
+    if (!s.ok()) return Fail("writing " + o.save_dense_path, s);
+    std::printf("  wrote the dense model to %s\n", o.save_dense_path.c_str());
+  }
 
-  // 2. Gradual magnitude pruning: the kept fraction falls geometrically to its target
-  // over the rounds, with retraining after each cut.
-  std::printf("\n2. gradual pruning (%d rounds x %d epochs)\n", o.prune_rounds, o.epochs_per_round);
+  // 2. Gradual magnitude pruning: the kept fraction falls to its target over the
+  // rounds, with retraining after each cut.
+  std::printf("\n2. gradual pruning (%s schedule, %d rounds x %d epochs)\n",
+              o.prune_schedule == PruneSchedule::kCubic ? "cubic" : "geometric", o.prune_rounds,
+              o.epochs_per_round);
   for (int r = 1; r <= o.prune_rounds; ++r) {
     for (WeightLayer& l : layers) {
-      const double target = o.keep.at(l.name);
-      const double keep = std::pow(target, static_cast<double>(r) / o.prune_rounds);
+      const double keep = KeepAtRound(o.prune_schedule, o.keep.at(l.name), r, o.prune_rounds);
       auto mask = weightless::PruneByMagnitude(l.w.data(), l.size(), keep);
-      if (!mask.ok()) {
-        std::fprintf(stderr, "wl-train: %s: %s\n", l.name.c_str(),
-                     mask.status().ToString().c_str());
-        return 1;
-      }
+      if (!mask.ok()) return Fail(l.name, mask.status());
       l.mask = std::move(mask).value();
       l.Constrain();
     }
-    tr.Epochs(o.epochs_per_round, "prune round " + std::to_string(r), 0.2f, 0.05f);
+    session.Epochs(o.epochs_per_round, "prune round " + std::to_string(r), 0.2f, 0.05f);
   }
-  const double pruned = tr.Accuracy();
+  const double pruned_validation = session.Validation();
+  std::printf("  pruned: validation %.2f%% (%+.2f points vs dense)\n", pruned_validation,
+              pruned_validation - baseline_validation);
+  if (o.stop_after == "prune") return 0;
 
   // 3. Weight sharing with shared-weight fine-tuning.
   std::printf("\n3. weight sharing (exact 1-D k-means) and %d epochs of fine-tuning\n",
               o.share_epochs);
   for (WeightLayer& l : layers) {
     Status s = ShareLayer(&l, ClustersOf(o, l.name));
-    if (!s.ok()) {
-      std::fprintf(stderr, "wl-train: %s\n", s.ToString().c_str());
-      return 1;
-    }
+    if (!s.ok()) return Fail("sharing", s);
   }
-  std::printf("  after clustering: test accuracy %.2f%%\n", tr.Accuracy());
-  tr.Epochs(o.share_epochs, "shared fine-tune", 0.1f, 0.05f);
-  const double shared = tr.Accuracy();
+  std::printf("  after clustering: validation %.2f%%\n", session.Validation());
+  session.Epochs(o.share_epochs, "shared fine-tune", 0.1f, 0.05f);
+  Network shared = session.net;  // exact: what the Deep Compression layout stores
+  RoundBiases(&shared, o.bias_dtype);
+  const double shared_validation =
+      Percent(shared.CountCorrect(session.data.validation), session.data.validation.count());
+  auto deep_compression = DeepCompressionOf(shared, o.bias_dtype);
+  if (!deep_compression.ok()) return Fail("sizing", deep_compression.status());
+  if (o.stop_after == "share") return 0;
+  if (!o.sweep_layer.empty()) return TSweep(session);
 
-  if (!o.sweep_layer.empty()) return TSweep(tr);
-
-  // 4. Encode layers first to last; freeze each with its false positives and retrain
-  // the later layers (and all biases).
-  std::printf("\n4. encoding (%s, %d seeds each), retraining later layers %d epochs after each\n",
-              weightless::RetrievalKindName(o.kind), o.seeds, o.retrain_epochs);
-  std::vector<EncodedLayer> encoded;
-  std::vector<weightless::RetrainInfo> retrain;
+  // 4. Encode layers first to last. Each keeps its codes (false positives included)
+  // from then on; its centroids, the later layers and all biases retrain.
+  std::printf("\n4. encoding (%s, %d seeds each, %s cost), retraining %d epochs after each%s\n",
+              weightless::RetrievalKindName(o.kind), o.seeds,
+              o.cost == weightless::FalsePositiveCostKind::kActivation ? "activation-weighted"
+                                                                       : "squared-error",
+              o.retrain_epochs,
+              o.freeze_encoded ? " (encoded layers frozen)"
+                               : " (centroids of encoded layers keep training)");
+  const double start_validation = session.Validation();
+  const double floor = baseline_validation - o.max_drop;
+  std::vector<EncodedStep> steps;
   for (size_t i = 0; i < layers.size(); ++i) {
-    WeightLayer& l = layers[i];
-    weightless::RetrainInfo info;
-    info.encode_order = static_cast<int32_t>(i);
-    info.epochs_after = o.retrain_epochs;
-    info.accuracy_before_encoding = static_cast<float>(tr.Accuracy() / 100);
-    const int t = o.value_bits.count(l.name) ? o.value_bits.at(l.name) : 0;
-    weightless::EncodeOptions eo = EncodeOptionsFor(o, l, i, t);
-    if (i + 1 == layers.size()) {
-      eo.storage = o.last_layer_packed ? weightless::LayerStorage::kPackedCodes
-                                       : weightless::LayerStorage::kAuto;
+    const bool last = i + 1 == layers.size();
+    weightless::Result<EncodedStep> step = Status::OK();
+    if (o.max_drop >= 0) {
+      // The budget is shared evenly: after layer i, at most (i + 1) / L of the points
+      // between the accuracy before encoding and the final floor may be spent.
+      const double share = static_cast<double>(i + 1) / static_cast<double>(layers.size());
+      const double layer_floor =
+          start_validation > floor ? start_validation - (start_validation - floor) * share : floor;
+      step = EncodeWithinBudget(session, i, last, layer_floor);
+    } else {
+      const std::string& name = layers[i].name;
+      LayerChoice choice;
+      choice.clusters = static_cast<uint32_t>(layers[i].centroids.size());
+      choice.t = o.t.count(name) ? o.t.at(name) : 0;
+      step = EncodeAndRetrain(session, i, choice, last);
     }
-    auto layer = weightless::EncodeLayer(l.w.data(), l.shape, eo);
-    if (!layer.ok()) {
-      std::fprintf(stderr, "wl-train: encoding %s: %s\n", l.name.c_str(),
-                   layer.status().ToString().c_str());
-      return 1;
-    }
-    if (!weightless::DecodeLayer(*layer, l.w.data(), o.threads).ok()) return 1;
-    l.frozen = true;
-    l.codes.clear();
-    l.mask.clear();
-    info.accuracy_after_encoding = static_cast<float>(tr.Accuracy() / 100);
-    std::printf("  %-6s %s, t = %d: %llu false positives (%.3f%%): accuracy %.2f%% -> %.2f%%\n",
-                l.name.c_str(), weightless::StorageName(layer->storage), layer->stats.value_bits,
-                static_cast<unsigned long long>(layer->stats.false_positives),
-                100 * layer->stats.false_positive_rate, 100 * info.accuracy_before_encoding,
-                100 * info.accuracy_after_encoding);
-    tr.Epochs(o.retrain_epochs, "retrain after " + l.name, 0.2f, 0.02f);
-    info.accuracy_after_retraining = static_cast<float>(tr.Accuracy() / 100);
-    encoded.push_back(std::move(layer).value());
-    retrain.push_back(info);
+    if (!step.ok()) return Fail(layers[i].name, step.status());
+    steps.push_back(std::move(step).value());
   }
-  // Biases are stored as float16: round them now so that the model evaluated here is
-  // exactly the model in the file.
-  for (WeightLayer& l : layers) {
-    for (Eigen::Index i = 0; i < l.b.size(); ++i) {
-      l.b(i) = weightless::HalfToFloat(weightless::FloatToHalf(l.b(i)));
+  // The file stores the centroids as they trained; the tables are not rebuilt. The
+  // added squared error is measured again with those centroids.
+  for (size_t i = 0; i < layers.size(); ++i) {
+    weightless::EncodedLayer& e = steps[i].layer;
+    e.centroids = layers[i].centroids;
+    double added = 0;
+    for (size_t j = 0; j < layers[i].size(); ++j) {
+      if (!steps[i].kept[j] && layers[i].codes[j]) {
+        const double v = layers[i].centroids[layers[i].codes[j] - 1];
+        added += v * v;
+      }
     }
+    e.stats.added_squared_error = added;
   }
-  const size_t final_correct = tr.Correct();
-  const double final_accuracy = Percent(final_correct, tr.data.test.count());
+  RoundBiases(&session.net, o.bias_dtype);
+  const double final_validation = session.Validation();
 
-  // 5. Write the file.
+  // 5. The test set, once: the dense baseline, the shared model and the final model.
+  const Split& test = session.data.test;
+  const size_t dense_correct = dense.CountCorrect(test);
+  const size_t shared_correct = shared.CountCorrect(test);
+  const size_t final_correct = session.net.CountCorrect(test);
+  const double dense_test = Percent(dense_correct, test.count());
+  const double shared_test = Percent(shared_correct, test.count());
+  const double final_test = Percent(final_correct, test.count());
+
+  // 6. Write the file.
   auto writer = weightless::Writer::Create(o.output);
   Status s = writer.status();
   for (size_t i = 0; s.ok() && i < layers.size(); ++i) {
-    s = (*writer)->AddEncodedLayer(layers[i].name, encoded[i], retrain[i]);
+    s = (*writer)->AddEncodedLayer(layers[i].name, steps[i].layer, steps[i].retrain);
     if (s.ok()) {
       s = (*writer)->AddDense(layers[i].name + ".bias", {static_cast<uint64_t>(layers[i].b.size())},
-                              layers[i].b.data(), weightless::DType::kFloat16);
+                              layers[i].b.data(), o.bias_dtype, weightless::Codec::kNone,
+                              Int8Scale(layers[i].b));
     }
   }
   auto meta = [&](const std::string& key, weightless::MetadataValue v) {
     if (s.ok()) s = (*writer)->SetMetadata(key, std::move(v));
   };
   meta("architecture", std::string(ArchitectureName(o.architecture)));
-  meta("dataset", o.data_dir);
-  meta("train_examples", static_cast<int64_t>(tr.data.train.count()));
-  meta("test_examples", static_cast<int64_t>(tr.data.test.count()));
-  meta("seed", static_cast<int64_t>(o.seed));
-  meta("baseline_accuracy", baseline / 100);
-  meta("pruned_accuracy", pruned / 100);
-  meta("shared_accuracy", shared / 100);
-  meta("final_accuracy", final_accuracy / 100);
-  meta("final_correct", static_cast<int64_t>(final_correct));
-  std::ostringstream params;
-  params << "dense_epochs=" << o.dense_epochs << " prune_rounds=" << o.prune_rounds
-         << " epochs_per_round=" << o.epochs_per_round << " share_epochs=" << o.share_epochs
-         << " retrain_epochs=" << o.retrain_epochs << " lr=" << o.train.learning_rate
-         << " momentum=" << o.train.momentum << " batch=" << o.train.batch
-         << " weight_decay=" << o.train.weight_decay
-         << " encoding=" << weightless::RetrievalKindName(o.kind) << " seeds=" << o.seeds
-         << " max_false_positive_rate=" << o.max_false_positive_rate;
-  for (const WeightLayer& l : layers) {
-    params << " " << l.name << ":keep=" << o.keep.at(l.name) << ",K=" << ClustersOf(o, l.name)
-           << ",t=" << (o.value_bits.count(l.name) ? o.value_bits.at(l.name) : 0);
+  meta("dataset", std::filesystem::path(o.data_dir).filename().string());
+  meta("dense_test_accuracy", dense_test / 100);
+  meta("final_test_accuracy", final_test / 100);
+  meta("dense_validation_accuracy", baseline_validation / 100);
+  meta("final_validation_accuracy", final_validation / 100);
+  if (o.full_metadata) {
+    meta("dataset_path", o.data_dir);
+    meta("train_examples", static_cast<int64_t>(session.data.train.count()));
+    meta("validation_examples", static_cast<int64_t>(session.data.validation.count()));
+    meta("test_examples", static_cast<int64_t>(test.count()));
+    meta("final_test_correct", static_cast<int64_t>(final_correct));
+    meta("seed", static_cast<int64_t>(o.seed));
+    meta("pruned_validation_accuracy", pruned_validation / 100);
+    meta("shared_validation_accuracy", shared_validation / 100);
+    std::ostringstream params;
+    params << "dense_epochs=" << o.dense_epochs << " prune_rounds=" << o.prune_rounds
+           << " epochs_per_round=" << o.epochs_per_round << " share_epochs=" << o.share_epochs
+           << " retrain_epochs=" << o.retrain_epochs << " lr=" << o.train.learning_rate
+           << " momentum=" << o.train.momentum << " batch=" << o.train.batch
+           << " weight_decay=" << o.train.weight_decay
+           << " encoding=" << weightless::RetrievalKindName(o.kind) << " seeds=" << o.seeds
+           << " max_drop=" << o.max_drop << " freeze_encoded=" << o.freeze_encoded;
+    for (const WeightLayer& l : layers) params << " " << l.name << ":keep=" << o.keep.at(l.name);
+    meta("pipeline", params.str());
   }
-  meta("pipeline", params.str());
   if (s.ok()) s = (*writer)->Finish();
-  if (!s.ok()) {
-    std::fprintf(stderr, "wl-train: writing %s: %s\n", o.output.c_str(), s.ToString().c_str());
-    return 1;
-  }
+  if (!s.ok()) return Fail("writing " + o.output, s);
 
-  // 6. Verify: reload through the public reader and evaluate the model in the file.
+  // 7. Verify: reload through the public reader and evaluate the model in the file.
   auto reader = weightless::Reader::Open(o.output);
-  if (!reader.ok()) {
-    std::fprintf(stderr, "wl-train: reopening %s: %s\n", o.output.c_str(),
-                 reader.status().ToString().c_str());
-    return 1;
-  }
+  if (!reader.ok()) return Fail("reopening " + o.output, reader.status());
   int failures = 0;
   for (const Status& problem : (*reader)->Verify()) {
     std::fprintf(stderr, "wl-train: verify: %s\n", problem.ToString().c_str());
     ++failures;
   }
-  Network reloaded(o.architecture,
-                   o.seed + 1);  // different init: everything must come from the file
-  for (WeightLayer& l : reloaded.layers()) {
-    auto w = (*reader)->FindTensor(l.name);
-    auto b = (*reader)->FindTensor(l.name + ".bias");
-    Status ds = w.ok() ? (*reader)->Decode(*w, l.w.data(), l.size(), o.threads) : w.status();
-    if (ds.ok()) ds = b.ok() ? (*reader)->Decode(*b, l.b.data(), l.b.size()) : b.status();
-    if (!ds.ok()) {
-      std::fprintf(stderr, "wl-train: decoding %s: %s\n", l.name.c_str(), ds.ToString().c_str());
-      return 1;
-    }
-  }
-  const size_t reloaded_correct = reloaded.CountCorrect(tr.data.test);
+  Network reloaded(o.architecture, o.seed + 1);  // different init: all from the file
+  Status ls = LoadWeights(&reloaded, o.output);
+  if (!ls.ok()) return Fail("decoding " + o.output, ls);
+  const size_t reloaded_correct = reloaded.CountCorrect(test);
 
   // The report, in the paper's style.
-  std::printf("\n%-8s %9s %8s %4s %3s %9s %9s %9s\n", "layer", "weights", "kept", "K", "t",
-              "FP rate", "bytes", "ratio");
+  std::printf("\n%-8s %9s %8s %4s %3s %9s %9s %9s %10s\n", "layer", "weights", "kept", "K", "t",
+              "FP rate", "bytes", "ratio", "DC bytes");
   uint64_t total_params = 0;
+  nlohmann::json json_layers = nlohmann::json::array();
   for (size_t i = 0; i < layers.size(); ++i) {
     const weightless::TensorInfo& info = (*reader)->tensor(*(*reader)->FindTensor(layers[i].name));
-    const weightless::EncodeStats& st = encoded[i].stats;
+    const weightless::EncodeStats& st = steps[i].layer.stats;
     const double bytes = static_cast<double>(info.stored_bytes + 4 * info.centroids.size());
-    std::printf("%-8s %9llu %7.2f%% %4u %3d %8.3f%% %9.0f %8.1fx\n", layers[i].name.c_str(),
+    std::printf("%-8s %9llu %7.2f%% %4u %3d %8.3f%% %9.0f %8.1fx %10llu\n", layers[i].name.c_str(),
                 static_cast<unsigned long long>(st.weights),
                 100.0 * static_cast<double>(st.kept) / static_cast<double>(st.weights), st.clusters,
                 st.value_bits, 100 * st.false_positive_rate, bytes,
-                4.0 * static_cast<double>(st.weights) / bytes);
+                4.0 * static_cast<double>(st.weights) / bytes,
+                static_cast<unsigned long long>(deep_compression->layer_bytes[i]));
     total_params += st.weights + static_cast<uint64_t>(layers[i].b.size());
+    json_layers.push_back(
+        {{"name", layers[i].name},
+         {"weights", st.weights},
+         {"kept", st.kept},
+         {"K", st.clusters},
+         {"t", st.value_bits},
+         {"storage", weightless::StorageName(steps[i].layer.storage)},
+         {"false_positives", st.false_positives},
+         {"false_positive_rate", st.false_positive_rate},
+         {"bytes", bytes},
+         {"first_seed_cost", st.first_seed_cost},
+         {"chosen_cost", st.chosen_cost},
+         {"added_squared_error_at_encoding", steps[i].added_squared_error_at_encoding},
+         {"added_activation_error", st.added_activation_error},
+         {"validation_before", steps[i].retrain.accuracy_before_encoding},
+         {"validation_after_encoding", steps[i].retrain.accuracy_after_encoding},
+         {"validation_after_retraining", steps[i].retrain.accuracy_after_retraining},
+         {"deep_compression_bytes", deep_compression->layer_bytes[i]}});
   }
   uint64_t payload = 0;
   for (size_t i = 0; i < (*reader)->tensor_count(); ++i)
     payload += (*reader)->tensor(i).stored_bytes;
   const uint64_t file_bytes = (*reader)->file_size();
+  const double float_bytes = 4.0 * static_cast<double>(total_params);
+  const double ratio = float_bytes / static_cast<double>(file_bytes);
+  // The Deep Compression layout counts only its streams, codebooks and biases; a file of
+  // it would need a container too. Its ratio in ours adds this file's header, index,
+  // alignment and trailer.
+  const uint64_t container_bytes = file_bytes - payload;
+  const double dc_ratio = float_bytes / static_cast<double>(deep_compression->bytes);
+  const double dc_contained_ratio =
+      float_bytes / static_cast<double>(deep_compression->bytes + container_bytes);
   std::printf(
       "\nfile %s: %llu bytes (payload %llu, index and framing %llu); float32 weights and "
-      "biases: %llu bytes\n",
+      "biases: %.0f bytes\n",
       o.output.c_str(), static_cast<unsigned long long>(file_bytes),
       static_cast<unsigned long long>(payload),
-      static_cast<unsigned long long>(file_bytes - payload),
-      static_cast<unsigned long long>(4 * total_params));
-  std::printf("compression: %.1fx (whole file vs float32 weights and biases), %.1fx (payload)\n",
-              4.0 * static_cast<double>(total_params) / static_cast<double>(file_bytes),
-              4.0 * static_cast<double>(total_params) / static_cast<double>(payload));
+      static_cast<unsigned long long>(file_bytes - payload), float_bytes);
+  std::printf("validation: dense %.2f%%, pruned %.2f%%, shared %.2f%%, final %.2f%%\n",
+              baseline_validation, pruned_validation, shared_validation, final_validation);
+  std::printf("%-34s %9s %9s %12s %8s\n", "test set (evaluated once)", "bytes", "ratio", "accuracy",
+              "change");
+  std::printf("%-34s %9.0f %8.1fx %11.2f%% %8s\n", "dense float32 baseline", float_bytes, 1.0,
+              dense_test, "");
+  std::printf("%-34s %9llu %8.1fx %11.2f%% %+8.2f\n", "Deep Compression layout (shared)",
+              static_cast<unsigned long long>(deep_compression->bytes), dc_ratio, shared_test,
+              shared_test - dense_test);
+  std::printf("%-34s %9llu %8.1fx %11.2f%% %+8.2f\n", "  the same in this file's container",
+              static_cast<unsigned long long>(deep_compression->bytes + container_bytes),
+              dc_contained_ratio, shared_test, shared_test - dense_test);
+  std::printf("%-34s %9llu %8.1fx %11.2f%% %+8.2f\n", "Weightless (this file)",
+              static_cast<unsigned long long>(file_bytes), ratio, final_test,
+              final_test - dense_test);
   std::printf(
-      "accuracy: dense baseline %.2f%%, pruned %.2f%%, shared %.2f%%, final %.2f%% "
-      "(%+.2f points vs baseline)\n",
-      baseline, pruned, shared, final_accuracy, final_accuracy - baseline);
+      "compression: %.1fx (whole file vs float32 weights and biases), %.1fx (payload); "
+      "%.2fx the Deep Compression layout's ratio (%.2fx in the same container)\n",
+      ratio, float_bytes / static_cast<double>(payload), ratio / dc_ratio,
+      ratio / dc_contained_ratio);
   std::printf("reloaded from the file: %.2f%% (%zu of %zu correct): %s\n",
-              Percent(reloaded_correct, tr.data.test.count()), reloaded_correct,
-              tr.data.test.count(),
+              Percent(reloaded_correct, test.count()), reloaded_correct, test.count(),
               reloaded_correct == final_correct ? "identical to the trainer's" : "MISMATCH");
-  std::printf("total time %.1f s\n", Seconds(start));
+  const double seconds = Seconds(start);
+  std::printf("total time %.1f s\n", seconds);
   if (reloaded_correct != final_correct) ++failures;
+
+  if (!o.report_json.empty()) {
+    nlohmann::json report = {
+        {"architecture", ArchitectureName(o.architecture)},
+        {"dataset", o.data_dir},
+        {"train_examples", session.data.train.count()},
+        {"validation_examples", session.data.validation.count()},
+        {"test_examples", test.count()},
+        {"float32_bytes", float_bytes},
+        {"file_bytes", file_bytes},
+        {"payload_bytes", payload},
+        {"ratio", ratio},
+        {"deep_compression_bytes", deep_compression->bytes},
+        {"deep_compression_ratio", dc_ratio},
+        {"deep_compression_contained_ratio", dc_contained_ratio},
+        {"container_bytes", container_bytes},
+        {"validation",
+         {{"dense", baseline_validation},
+          {"pruned", pruned_validation},
+          {"shared", shared_validation},
+          {"final", final_validation}}},
+        {"test", {{"dense", dense_test}, {"shared", shared_test}, {"final", final_test}}},
+        {"keep", o.keep},
+        {"seconds", seconds},
+        {"layers", json_layers}};
+    std::ofstream out(o.report_json);
+    out << report.dump(2) << "\n";
+    if (!out) {
+      std::fprintf(stderr, "wl-train: cannot write %s\n", o.report_json.c_str());
+      ++failures;
+    }
+  }
   return failures == 0 ? 0 : 1;
 }
 

@@ -76,6 +76,41 @@ FloatInput CopyFloat32(const py::handle& array_like) {
   return input;
 }
 
+CodesInput CopyCodes(const py::handle& codes, const py::handle& shape) {
+  py::object numpy = py::module_::import("numpy");
+  py::object array = numpy.attr("asarray")(codes);
+  const std::string kind = py::str(array.attr("dtype").attr("kind"));
+  if (kind != "i" && kind != "u") {
+    throw py::type_error("codes must be an array of integers, not of " +
+                         std::string(py::str(array.attr("dtype"))));
+  }
+  py::object flat = array.attr("reshape")(-1);
+  py::object bad = numpy.attr("flatnonzero")(
+      numpy.attr("logical_or")(numpy.attr("less")(flat, 0), numpy.attr("greater")(flat, 65535)));
+  if (py::len(bad) > 0) {
+    py::object index = bad[py::int_(0)];
+    ThrowInvalid("code at index " + std::string(py::str(index)) + " is " +
+                 std::string(py::str(flat[index])) + ": codes are 0..K, K <= 65535");
+  }
+  auto values = numpy.attr("ascontiguousarray")(flat, numpy.attr("uint16"))
+                    .cast<py::array_t<uint16_t, py::array::c_style>>();
+  CodesInput input;
+  input.codes.assign(values.data(), values.data() + values.size());
+  if (shape.is_none()) {
+    for (const py::handle d : array.attr("shape")) input.shape.push_back(d.cast<uint64_t>());
+  } else {
+    for (const py::handle d : shape) input.shape.push_back(d.cast<uint64_t>());
+    // The product, computed in Python's integers (no overflow).
+    py::object n = py::int_(1);
+    for (uint64_t d : input.shape) n = n * py::int_(d);
+    if (!n.equal(py::int_(input.codes.size()))) {
+      ThrowInvalid("shape holds " + std::string(py::str(n)) + " weights, codes has " +
+                   std::to_string(input.codes.size()));
+    }
+  }
+  return input;
+}
+
 py::object MetadataToPython(const MetadataValue& value) {
   if (const auto* s = std::get_if<std::string>(&value)) return py::str(*s);
   if (const auto* i = std::get_if<int64_t>(&value)) return py::int_(*i);
@@ -129,6 +164,7 @@ py::dict EncodeStatsDict(const EncodeStats& s) {
   d["false_positive_rate"] = s.false_positive_rate;
   d["clustering_squared_error"] = s.clustering_squared_error;
   d["added_squared_error"] = s.added_squared_error;
+  d["added_activation_error"] = s.added_activation_error;
   d["bits"] = s.bits;
   d["bits_per_kept_weight"] = s.bits_per_kept_weight;
   d["compression_ratio"] = s.compression_ratio;
@@ -210,6 +246,13 @@ ClusterMethod ParseClusterMethod(const std::string& name) {
   if (name == "optimal") return ClusterMethod::kOptimal;
   if (name == "linear") return ClusterMethod::kLinearKMeans;
   ThrowInvalid("cluster_method must be 'optimal' or 'linear', not '" + name + "'");
+}
+
+FalsePositiveCostKind ParseCostKind(const std::string& name) {
+  if (name == "squared_error") return FalsePositiveCostKind::kSquaredError;
+  if (name == "activation") return FalsePositiveCostKind::kActivation;
+  ThrowInvalid("cost must be 'squared_error', 'activation', a function or None, not '" + name +
+               "'");
 }
 
 }  // namespace python

@@ -39,6 +39,16 @@ struct FloatInput {
 };
 FloatInput CopyFloat32(const pybind11::handle& array_like);
 
+// Layer codes (0 = pruned, c = centroid c - 1) copied from an integer array-like, and
+// their shape: the array's, or `shape` when that is not None (then it must hold as many
+// values as the array, which may have any shape). A value outside 0..65535 is refused
+// naming its flat index; the library checks the codes against K.
+struct CodesInput {
+  std::vector<uint16_t> codes;
+  std::vector<uint64_t> shape;
+};
+CodesInput CopyCodes(const pybind11::handle& codes, const pybind11::handle& shape);
+
 // Metadata values: str, int (int64), float, bool, and numpy scalars of those kinds.
 pybind11::object MetadataToPython(const MetadataValue& value);
 MetadataValue MetadataFromPython(const pybind11::handle& value);
@@ -55,12 +65,13 @@ RetrainInfo RetrainFromPython(const pybind11::handle& value);
 
 // Enums by name: "none" / "zstd" (or None); "float32", "float16", "bfloat16", "int8"
 // (or a numpy dtype); "ribbon" / "bloomier"; "auto", "retrieval", "packed-codes";
-// "optimal", "linear".
+// "optimal", "linear"; "squared_error", "activation".
 Codec ParseCodec(const pybind11::handle& value);
 DType ParseDType(const pybind11::handle& value);
 RetrievalKind ParseKind(const std::string& name);
 LayerStorage ParseLayerStorage(const std::string& name);
 ClusterMethod ParseClusterMethod(const std::string& name);
+FalsePositiveCostKind ParseCostKind(const std::string& name);
 
 }  // namespace python
 }  // namespace weightless

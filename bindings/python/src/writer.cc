@@ -1,8 +1,9 @@
 // Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
 //
-// Writing: weightless.encode (prune, share weights, build a retrieval table) returns an
-// EncodedLayer; weightless.Writer stores encoded layers, plain tensors and metadata in
-// a .wl file, atomically: nothing appears at the path before finish().
+// Writing: weightless.encode (prune, share weights, build a retrieval table) and
+// weightless.encode_codes (a table of given codes and centroids) return an EncodedLayer;
+// weightless.Writer stores encoded layers, plain tensors and metadata in a .wl file,
+// atomically: nothing appears at the path before finish().
 //
 // Inputs are copied to contiguous float32 buffers with the GIL held; encoding and
 // writing then run with the GIL released. A Writer serializes its own calls with a
@@ -43,7 +44,7 @@ namespace {
   py::arg("t") = py::none(), py::arg("max_false_positive_rate") = 0.06,                          \
   py::arg("kind") = "ribbon", py::arg("storage") = "auto", py::arg("seeds") = 1,                 \
   py::arg("base_seed") = 0, py::arg("cluster_method") = "optimal", py::arg("cost") = py::none(), \
-  py::arg("threads") = 0
+  py::arg("column_energy") = py::none(), py::arg("threads") = 0
 
 constexpr const char* kEncodeArgsDoc = R"doc(
 weights: an array-like of any shape (rank >= 1), copied as float32.
@@ -59,10 +60,32 @@ storage: 'auto' (packed codes when no larger than a table), 'retrieval' or
 seeds: tables tried with seeds base_seed, base_seed + 1, ...; the one whose false
    positives cost least is kept.
 cluster_method: 'optimal' (exact 1-D k-means) or 'linear' (Lloyd, linear init).
-cost: None (the squared error the false positives add) or a function
-   cost(indices, values) -> float of a table's false positives (flat uint64 indices
-   and the float32 values they decode to); called from worker threads with the GIL.
-threads: 0 = one per hardware thread.)doc";
+cost: how seed search prices a table's false positives (flat index i, value v):
+   None or 'squared_error': sum of v^2, the squared error they add;
+   'activation': sum of v^2 * column_energy[i % columns], the expected squared output
+   error they add (columns = n / shape[0], the fan-in; needs column_energy);
+   or a function cost(indices, values) -> float (flat uint64 indices and the float32
+   values they decode to), called once per seed, one call at a time, from worker
+   threads with the GIL.
+column_energy: an array-like of n / shape[0] finite values >= 0 (flattened), E[x^2] of
+   each input column over a calibration batch; also reported, whatever the cost, as
+   stats['added_activation_error'].
+threads: 0 = one per hardware thread; seeds are tried up to `threads` at once (the
+   result does not depend on it).)doc";
+
+constexpr const char* kEncodeCodesDoc = R"doc(
+Encodes a layer that is already pruned and shared, with no pruning or clustering:
+codes[i] in 0..K per weight (0 = pruned), code c standing for centroids[c - 1]. Kept
+weights decode to exactly their centroid; the centroids are kept as given (they need not
+be sorted) and t is chosen from K = len(centroids). Returns an EncodedLayer (its
+stats['clustering_squared_error'] is 0). The GIL is released while encoding.
+
+codes: an integer array-like of any shape (rank >= 1), the layer's shape unless `shape`
+   is given (then codes may have any shape holding that many values).
+centroids: an array-like of the K (1..65535) finite centroids, copied as float32.
+t, max_false_positive_rate, kind, storage, seeds, base_seed, cost, column_energy,
+threads: as in weightless.encode.
+shape: None, or the layer's shape.)doc";
 
 // Calls a Python cost function from the encoder's worker threads. The first exception
 // it raises is kept and re-raised once EncodeLayer returns; later calls are skipped.
@@ -100,14 +123,44 @@ class CostFunction {
   std::exception_ptr error_;  // written with the GIL held
 };
 
+// Sets the table options shared by encode and encode_codes; returns the caller's cost
+// function, if any (re-raise its error after encoding).
+std::shared_ptr<CostFunction> SetTableOptions(const py::object& t, double max_false_positive_rate,
+                                              const std::string& kind, const std::string& storage,
+                                              int seeds, uint64_t base_seed, const py::object& cost,
+                                              const py::object& column_energy, int threads,
+                                              EncodeOptions* options) {
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
+  options->value_bits = t.is_none() ? 0 : t.cast<int>();
+  options->max_false_positive_rate = max_false_positive_rate;
+  options->kind = ParseKind(kind);
+  options->storage = ParseLayerStorage(storage);
+  options->seeds = seeds;
+  options->base_seed = base_seed;
+  options->threads = threads;
+  if (!column_energy.is_none()) options->column_energy = CopyFloat32(column_energy).values;
+  if (cost.is_none()) return nullptr;
+  if (PyUnicode_Check(cost.ptr())) {
+    options->cost_kind = ParseCostKind(cost.cast<std::string>());
+    return nullptr;
+  }
+  if (!PyCallable_Check(cost.ptr())) {
+    throw py::type_error("cost must be 'squared_error', 'activation', a function or None");
+  }
+  auto cost_function = std::make_shared<CostFunction>(cost);
+  options->cost = [cost_function](const std::vector<FalsePositive>& fps) {
+    return (*cost_function)(fps);
+  };
+  return cost_function;
+}
+
 std::shared_ptr<EncodedLayer> EncodeArray(const py::handle& weights, double keep,
                                           const py::object& mask, uint32_t clusters,
                                           const py::object& t, double max_false_positive_rate,
                                           const std::string& kind, const std::string& storage,
                                           int seeds, uint64_t base_seed,
                                           const std::string& cluster_method, const py::object& cost,
-                                          int threads) {
-  if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
+                                          const py::object& column_energy, int threads) {
   const FloatInput input = CopyFloat32(weights);
   EncodeOptions options;
   options.keep_fraction = keep;
@@ -119,22 +172,10 @@ std::shared_ptr<EncodedLayer> EncodeArray(const py::handle& weights, double keep
     options.mask.assign(m.data(), m.data() + m.size());
   }
   options.clusters = clusters;
-  options.value_bits = t.is_none() ? 0 : t.cast<int>();
-  options.max_false_positive_rate = max_false_positive_rate;
-  options.kind = ParseKind(kind);
-  options.storage = ParseLayerStorage(storage);
-  options.seeds = seeds;
-  options.base_seed = base_seed;
   options.cluster_method = ParseClusterMethod(cluster_method);
-  options.threads = threads;
-  std::shared_ptr<CostFunction> cost_function;
-  if (!cost.is_none()) {
-    if (!PyCallable_Check(cost.ptr())) throw py::type_error("cost must be callable or None");
-    cost_function = std::make_shared<CostFunction>(cost);
-    options.cost = [cost_function](const std::vector<FalsePositive>& fps) {
-      return (*cost_function)(fps);
-    };
-  }
+  const std::shared_ptr<CostFunction> cost_function =
+      SetTableOptions(t, max_false_positive_rate, kind, storage, seeds, base_seed, cost,
+                      column_energy, threads, &options);
   Result<EncodedLayer> layer = Status::Internal("not encoded");
   {
     py::gil_scoped_release release;
@@ -142,6 +183,41 @@ std::shared_ptr<EncodedLayer> EncodeArray(const py::handle& weights, double keep
   }
   if (cost_function) cost_function->RethrowError();
   return std::make_shared<EncodedLayer>(ValueOrThrow(std::move(layer)));
+}
+
+std::shared_ptr<EncodedLayer> EncodeCodesArray(const py::handle& codes, const py::handle& centroids,
+                                               const py::object& t, double max_false_positive_rate,
+                                               const std::string& kind, const std::string& storage,
+                                               int seeds, uint64_t base_seed,
+                                               const py::object& cost,
+                                               const py::object& column_energy, int threads,
+                                               const py::object& shape) {
+  const CodesInput input = CopyCodes(codes, shape);
+  const std::vector<float> k = CopyFloat32(centroids).values;
+  EncodeOptions options;
+  const std::shared_ptr<CostFunction> cost_function =
+      SetTableOptions(t, max_false_positive_rate, kind, storage, seeds, base_seed, cost,
+                      column_energy, threads, &options);
+  Result<EncodedLayer> layer = Status::Internal("not encoded");
+  {
+    py::gil_scoped_release release;
+    layer = EncodeCodes(input.codes.data(), input.shape, k, options);
+  }
+  if (cost_function) cost_function->RethrowError();
+  return std::make_shared<EncodedLayer>(ValueOrThrow(std::move(layer)));
+}
+
+py::array_t<uint16_t> DecodeEncodedCodes(const EncodedLayer& layer, int threads) {
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
+  Result<std::vector<uint16_t>> codes = Status::Internal("not decoded");
+  {
+    py::gil_scoped_release release;
+    codes = DecodeLayerCodes(layer, threads);
+  }
+  // The array adopts the vector's buffer.
+  auto* owned = new std::vector<uint16_t>(ValueOrThrow(std::move(codes)));
+  py::capsule base(owned, [](void* p) { delete static_cast<std::vector<uint16_t>*>(p); });
+  return py::array_t<uint16_t>(ArrayShape(layer.shape), owned->data(), base);
 }
 
 py::array_t<float> DecodeEncoded(const EncodedLayer& layer, int threads) {
@@ -279,9 +355,9 @@ std::string LayerRepr(const EncodedLayer& layer) {
 void BindEncodedLayer(py::module_& m) {
   using Layer = EncodedLayer;
   py::class_<EncodedLayer, std::shared_ptr<EncodedLayer>>(m, "EncodedLayer", R"doc(
-A layer encoded by weightless.encode, not yet stored: what a Writer stores with
-add_encoded, and what a trainer freezes (with its false positives) before retraining
-the later layers. Immutable.)doc")
+A layer encoded by weightless.encode or weightless.encode_codes, not yet stored: what a
+Writer stores with add_encoded, and what a trainer freezes (with its false positives)
+before retraining the later layers. Immutable.)doc")
       .def_property_readonly("shape", [](const Layer& l) { return ShapeTuple(l.shape); })
       .def_property_readonly(
           "storage", [](const Layer& l) { return StorageName(l.storage); },
@@ -301,7 +377,8 @@ the later layers. Immutable.)doc")
       .def_property_readonly(
           "stats", [](const Layer& l) { return EncodeStatsDict(l.stats); },
           "What encoding cost: weights, kept, clusters, value_bits, false_positives, "
-          "false_positive_rate, clustering_squared_error, added_squared_error, bits, "
+          "false_positive_rate, clustering_squared_error, added_squared_error, "
+          "added_activation_error, bits, "
           "bits_per_kept_weight, compression_ratio, seeds_tried, chosen_seed, "
           "first_seed_cost, chosen_cost.")
       .def(
@@ -309,6 +386,12 @@ the later layers. Immutable.)doc")
           py::arg("threads") = 0,
           "Decodes to a float32 array exactly as a reader of the file will (kept weights "
           "are their centroids; false positives included). The GIL is released.")
+      .def(
+          "codes", [](const Layer& l, int threads) { return DecodeEncodedCodes(l, threads); },
+          py::arg("threads") = 0,
+          "The code each weight decodes to, a uint16 array of the layer's shape: c in 1..K "
+          "where decode() gives centroids[c - 1] (kept weights and false positives), 0 "
+          "elsewhere. The GIL is released.")
       .def("__repr__", [](const Layer& l) { return LayerRepr(l); });
 }
 
@@ -339,13 +422,14 @@ compress_index: store the index zstd-compressed when smaller.)doc")
           [](PyWriter& w, const std::string& name, const py::handle& weights, double keep,
              const py::object& mask, uint32_t clusters, const py::object& t, double max_fp,
              const std::string& kind, const std::string& storage, int seeds, uint64_t base_seed,
-             const std::string& cluster_method, const py::object& cost, int threads,
-             const py::object& retrain, const py::object& codec) {
+             const std::string& cluster_method, const py::object& cost,
+             const py::object& column_energy, int threads, const py::object& retrain,
+             const py::object& codec) {
             const RetrainInfo r = RetrainFromPython(retrain);
             const Codec c = ParseCodec(codec);
             std::shared_ptr<EncodedLayer> layer =
                 EncodeArray(weights, keep, mask, clusters, t, max_fp, kind, storage, seeds,
-                            base_seed, cluster_method, cost, threads);
+                            base_seed, cluster_method, cost, column_energy, threads);
             w.AddEncoded(name, *layer, r, c);
             return EncodeStatsDict(layer->stats);
           },
@@ -369,7 +453,8 @@ codec: None / 'none', or 'zstd' to compress the payload.)doc") +
           },
           py::arg("name"), py::arg("layer"), py::kw_only(), py::arg("retrain") = py::none(),
           py::arg("codec") = py::none(),
-          "Stores a layer made by weightless.encode (retrain and codec as in add_layer).")
+          "Stores a layer made by weightless.encode or encode_codes (retrain and codec as in "
+          "add_layer).")
       .def("add_tensor", &PyWriter::AddTensor, py::arg("name"), py::arg("array"), py::kw_only(),
            py::arg("dtype") = py::none(), py::arg("codec") = py::none(),
            py::arg("int8_scale") = py::none(), R"doc(
@@ -419,9 +504,9 @@ void BindWriting(py::module_& m) {
       [](const py::handle& weights, double keep, const py::object& mask, uint32_t clusters,
          const py::object& t, double max_fp, const std::string& kind, const std::string& storage,
          int seeds, uint64_t base_seed, const std::string& cluster_method, const py::object& cost,
-         int threads) {
+         const py::object& column_energy, int threads) {
         return EncodeArray(weights, keep, mask, clusters, t, max_fp, kind, storage, seeds,
-                           base_seed, cluster_method, cost, threads);
+                           base_seed, cluster_method, cost, column_energy, threads);
       },
       py::arg("weights"), py::kw_only(), WEIGHTLESS_ENCODE_ARGS,
       (std::string(R"doc(
@@ -431,6 +516,12 @@ trying `seeds` tables. Returns an EncodedLayer. The GIL is released while encodi
 )doc") +
        kEncodeArgsDoc)
           .c_str());
+  m.def("encode_codes", &EncodeCodesArray, py::arg("codes"), py::arg("centroids"),
+        py::arg("t") = py::none(), py::arg("max_false_positive_rate") = 0.06,
+        py::arg("kind") = "ribbon", py::arg("storage") = "auto", py::arg("seeds") = 1,
+        py::arg("base_seed") = 0, py::arg("cost") = py::none(),
+        py::arg("column_energy") = py::none(), py::arg("threads") = 0,
+        py::arg("shape") = py::none(), kEncodeCodesDoc);
 }
 
 #undef WEIGHTLESS_ENCODE_ARGS

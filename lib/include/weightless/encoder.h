@@ -3,15 +3,18 @@
 // The layer encoder: prune, share weights, choose t, and store the codes of the kept
 // weights in a retrieval table (or, where that is smaller, as bit-packed codes), trying
 // several table seeds and keeping the one whose false positives cost least.
+// EncodeLayer does all of it from dense weights; EncodeCodes starts from codes and
+// centroids a caller already has (e.g. a trainer that prunes and shares itself).
 //
 // The false positives of a retrieval table are fixed once the table is built: every
 // seed places them elsewhere. Seed search picks, among `seeds` tables, the one that
 // minimises a cost: by default the squared error the false positives add (the sum of
-// their centroid values squared), or a caller's function (e.g. weighted by input
-// activations or by the loss).
+// their centroid values squared), the activation-weighted squared error (the output
+// error they add, given each input column's mean squared activation), or a caller's
+// function (e.g. weighted by the loss).
 //
 // Thread safety: the functions are reentrant; an EncodedLayer is immutable after
-// EncodeLayer returns and may be read from many threads.
+// EncodeLayer or EncodeCodes returns and may be read from many threads.
 
 #ifndef WEIGHTLESS_ENCODER_H_
 #define WEIGHTLESS_ENCODER_H_
@@ -35,8 +38,25 @@ struct FalsePositive {
   float value;     // what it decodes to
 };
 
-// The cost of a table's false positives; smaller is better.
+// The cost of a table's false positives (given in ascending index order); smaller is
+// better.
 using FalsePositiveCost = std::function<double(const std::vector<FalsePositive>&)>;
+
+// How seed search prices a table's false positives.
+enum class FalsePositiveCostKind {
+  kSquaredError,  // sum of value^2: the squared error the false positives add (default)
+  kActivation,    // sum of value^2 * column_energy[index % columns]: the expected squared
+                  // output error they add, columns = n / shape[0] (fan-in; for a convolution
+                  // [out, in, kh, kw] the im2col rows in*kh*kw)
+};
+
+// The kActivation cost of `fps` on its own: the sum over them of
+// value^2 * column_energy[index % columns], added in the order given. This is exactly
+// the value seed search computes. Returns NaN when columns is 0 or column_energy does
+// not hold exactly `columns` entries.
+WEIGHTLESS_EXPORT double ActivationWeightedError(const std::vector<FalsePositive>& fps,
+                                                 const std::vector<float>& column_energy,
+                                                 uint64_t columns);
 
 enum class LayerStorage {
   kAuto,         // a retrieval table unless bit-packed codes are no larger
@@ -59,11 +79,23 @@ struct EncodeOptions {
   RetrievalKind kind = RetrievalKind::kRibbon;
   LayerStorage storage = LayerStorage::kAuto;
   // Seed search: tables are built with seeds base_seed, base_seed + 1, ... and the one
-  // of least cost is kept (the earliest on ties). 1 = no search.
+  // of least cost is kept (the earliest on ties; a NaN cost ranks after every other).
+  // 1 = no search. Up to `threads` seeds are tried at once; the result is the same
+  // whatever the number of threads.
   int seeds = 1;
   uint64_t base_seed = 0;
-  FalsePositiveCost cost;  // empty: the squared error the false positives add
-  int threads = 0;         // 0 = one per hardware thread
+  // The cost: `cost` when set (it wins over cost_kind), else the one cost_kind names.
+  // `cost` is called once per seed, one call at a time but from any thread and in no
+  // fixed order; it must depend only on its argument. An exception it throws
+  // propagates out of the encoder.
+  FalsePositiveCost cost;
+  FalsePositiveCostKind cost_kind = FalsePositiveCostKind::kSquaredError;
+  // E[x_c^2] of each input column c over a calibration batch: exactly n / shape[0]
+  // finite, non-negative entries. Required when cost_kind == kActivation (even when
+  // `cost` is set); optional otherwise, and then used only for
+  // stats.added_activation_error.
+  std::vector<float> column_energy;
+  int threads = 0;  // 0 = one per hardware thread
 };
 
 struct EncodeStats {
@@ -73,15 +105,18 @@ struct EncodeStats {
   int value_bits = 0;     // t (retrieval) or bits per code (packed)
   uint64_t false_positives = 0;
   double false_positive_rate = 0;       // over pruned weights
-  double clustering_squared_error = 0;  // kept weights vs their centroids
+  double clustering_squared_error = 0;  // kept weights vs their centroids (0 for EncodeCodes)
   double added_squared_error = 0;       // false positives (their values squared)
-  uint64_t bits = 0;                    // payload bits (table or packed codes) + centroids
+  // The false positives' ActivationWeightedError with options.column_energy, whatever
+  // cost chose the table (0 without column_energy, and for packed codes).
+  double added_activation_error = 0;
+  uint64_t bits = 0;  // payload bits (table or packed codes) + centroids
   double bits_per_kept_weight = 0;
   double compression_ratio = 0;  // 32 * weights / bits
   int seeds_tried = 0;
   uint64_t chosen_seed = 0;
   double first_seed_cost = 0;  // the cost of base_seed's table
-  double chosen_cost = 0;
+  double chosen_cost = 0;      // the chosen table's (0 for packed codes)
 };
 
 struct EncodedLayer {
@@ -89,24 +124,55 @@ struct EncodedLayer {
   Storage storage = Storage::kRetrieval;
   std::optional<RetrievalTable> table;  // storage == kRetrieval
   std::vector<uint16_t> packed_codes;   // storage == kPackedCodes: one code per weight
-  std::vector<float> centroids;
+  std::vector<float> centroids;         // K values; code c decodes to centroids[c - 1]
   EncodeStats stats;
 
   // The per-layer statistics a file stores (weightless/tensor.h).
   LayerStats layer_stats() const;
 };
 
-// Encodes a dense row-major float32 layer of `shape`. Errors: an empty shape or zero
-// weights, a NaN or infinite weight (named by index), a mask of the wrong size,
-// clusters outside 1..65535, t outside 1..16 or too small for K (2^t must exceed K),
-// a false-positive budget outside (0, 1), seeds outside 1..65536.
+// Encodes a dense row-major float32 layer of `shape`: prunes it, shares the kept
+// weights (ShareWeights; the centroids come out ascending) and encodes their codes
+// exactly as EncodeCodes does. Errors (InvalidArgument unless noted): an empty shape or
+// zero weights, more than 2^48 weights (OutOfRange), a NaN or infinite weight (named by
+// index), a mask of the wrong size, clusters outside 1..65535, t outside 1..16 or too
+// small for K (2^t must exceed K), a false-positive budget outside (0, 1), seeds
+// outside 1..65536, threads < 0, an unknown cost_kind, column_energy missing for
+// kActivation or not n / shape[0] finite non-negative values; a table that could not
+// be built (BuildFailed).
 WEIGHTLESS_EXPORT Result<EncodedLayer> EncodeLayer(const float* weights,
                                                    const std::vector<uint64_t>& shape,
+                                                   const EncodeOptions& options);
+
+// Encodes a layer that is already pruned and shared: codes[i] in 0..K for each of the
+// shape's n weights (0 = pruned), centroids the K values (code c decodes to
+// centroids[c - 1]). Kept weights decode to exactly their centroid. Uses the table options
+// of `options` (value_bits / max_false_positive_rate, kind, storage, seeds, base_seed, cost,
+// cost_kind, column_energy, threads) and ignores keep_fraction, mask, clusters and
+// cluster_method. Errors: as EncodeLayer, plus a code above K (named by index), K
+// outside 1..65535, a non-finite centroid.
+//
+// The centroids are kept exactly as given: they need not be sorted (nor distinct), and
+// the layer's centroids and codes are the caller's. t is chosen from K =
+// centroids.size(), whether or not every code is used. stats.clustering_squared_error
+// is 0 (there are no weights to compare with). REQUIRES: codes holds n values.
+WEIGHTLESS_EXPORT Result<EncodedLayer> EncodeCodes(const uint16_t* codes,
+                                                   const std::vector<uint64_t>& shape,
+                                                   const std::vector<float>& centroids,
                                                    const EncodeOptions& options);
 
 // Decodes to dense float32, exactly as a reader of the file produces it.
 // REQUIRES: out holds the shape's element count.
 WEIGHTLESS_EXPORT Status DecodeLayer(const EncodedLayer& layer, float* out, int threads = 0);
+
+// Per weight, the code it decodes to, in 0..K (K = layer.centroids.size()): what the
+// table (or the packed codes) holds, with anything outside 1..K read as 0. So code != 0
+// exactly where DecodeLayer gives centroids[code - 1], false positives included; a
+// trainer uses this to keep training the centroids through the false positives.
+// Errors: as DecodeLayer: a retrieval layer without its table, a table smaller than the
+// shape (OutOfRange), packed codes of the wrong count.
+WEIGHTLESS_EXPORT Result<std::vector<uint16_t>> DecodeLayerCodes(const EncodedLayer& layer,
+                                                                 int threads = 0);
 
 }  // namespace weightless
 

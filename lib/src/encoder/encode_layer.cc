@@ -1,12 +1,21 @@
 // Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
 //
-// EncodeLayer: prune -> cluster -> choose t -> build tables over seeds -> keep the
-// cheapest; DecodeLayer.
+// EncodeLayer: prune -> share weights -> the codes path of EncodeCodes: choose t ->
+// build tables over seeds (several at once) -> keep the cheapest, or packed codes where
+// those are no larger. DecodeLayer and DecodeLayerCodes.
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "retrieval/threads.h"  // the meaning of `threads`, shared with the table builder
 #include "weightless/encoder.h"
 
 namespace weightless {
@@ -22,10 +31,19 @@ int BitsFor(uint32_t k) {
   return b;
 }
 
-Status CheckOptions(const EncodeOptions& o) {
+// The options of pruning and weight sharing (EncodeLayer only).
+Status CheckSimplifyOptions(const EncodeOptions& o) {
   if (o.clusters < 1 || o.clusters > 65535) {
     return Status::InvalidArgument("clusters (K) = " + Num(o.clusters), "must be 1..65535");
   }
+  if (o.mask.empty() && !(o.keep_fraction >= 0 && o.keep_fraction <= 1)) {
+    return Status::InvalidArgument("keep_fraction must be in [0, 1]");
+  }
+  return Status::OK();
+}
+
+// The options of the table and its seed search (EncodeLayer and EncodeCodes).
+Status CheckTableOptions(const EncodeOptions& o) {
   if (o.value_bits < 0 || o.value_bits > 16) {
     return Status::InvalidArgument("value_bits (t) = " + std::to_string(o.value_bits),
                                    "must be 1..16, or 0 to choose from the false-positive budget");
@@ -36,28 +54,20 @@ Status CheckOptions(const EncodeOptions& o) {
   if (o.seeds < 1 || o.seeds > 65536) {
     return Status::InvalidArgument("seeds = " + std::to_string(o.seeds), "must be 1..65536");
   }
-  if (o.mask.empty() && !(o.keep_fraction >= 0 && o.keep_fraction <= 1)) {
-    return Status::InvalidArgument("keep_fraction must be in [0, 1]");
+  if (o.threads < 0) {
+    return Status::InvalidArgument("threads = " + std::to_string(o.threads),
+                                   "must be >= 0 (0 = one per hardware thread)");
+  }
+  if (o.cost_kind != FalsePositiveCostKind::kSquaredError &&
+      o.cost_kind != FalsePositiveCostKind::kActivation) {
+    return Status::InvalidArgument("cost_kind = " + std::to_string(static_cast<int>(o.cost_kind)),
+                                   "must be kSquaredError or kActivation");
   }
   return Status::OK();
 }
 
-double SquaredErrorCost(const std::vector<FalsePositive>& fps) {
-  double sum = 0;
-  for (const FalsePositive& fp : fps) sum += static_cast<double>(fp.value) * fp.value;
-  return sum;
-}
-
-}  // namespace
-
-LayerStats EncodedLayer::layer_stats() const {
-  return LayerStats{stats.kept, stats.false_positives, stats.added_squared_error};
-}
-
-Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_t>& shape,
-                                 const EncodeOptions& options) {
-  Status s = CheckOptions(options);
-  if (!s.ok()) return s;
+// The number of weights of `shape`.
+Result<uint64_t> WeightCount(const std::vector<uint64_t>& shape) {
   if (shape.empty()) return Status::InvalidArgument("a layer needs at least one dimension");
   uint64_t n = 1;
   for (uint64_t d : shape) {
@@ -67,6 +77,321 @@ Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_
     }
     n *= d;
   }
+  return n;
+}
+
+// column_energy: required for kActivation, and when given, one finite non-negative
+// value per input column.
+Status CheckColumnEnergy(const EncodeOptions& o, uint64_t columns) {
+  const std::vector<float>& e = o.column_energy;
+  if (e.empty()) {
+    if (o.cost_kind == FalsePositiveCostKind::kActivation) {
+      return Status::InvalidArgument(
+          "the activation cost (cost_kind kActivation) needs column_energy",
+          "E[x^2] of each of the layer's " + Num(columns) + " input columns (n / shape[0])");
+    }
+    return Status::OK();
+  }
+  if (e.size() != columns) {
+    return Status::InvalidArgument(
+        "column_energy has " + Num(e.size()) + " entries",
+        "the layer has " + Num(columns) + " input columns (n / shape[0])");
+  }
+  for (size_t c = 0; c < e.size(); ++c) {
+    if (!std::isfinite(e[c])) {
+      return Status::InvalidArgument("column_energy[" + Num(c) + "] is " +
+                                     (std::isnan(e[c]) ? "NaN" : "infinite"));
+    }
+    if (e[c] < 0) {
+      return Status::InvalidArgument("column_energy[" + Num(c) + "] is negative (" +
+                                     std::to_string(e[c]) + ")");
+    }
+  }
+  return Status::OK();
+}
+
+// The terms one false positive adds to the squared-error and activation costs: the one
+// place both are computed, so that seed search and ActivationWeightedError agree to the
+// bit. energy may be null (then only the squared error is summed).
+inline void AddFalsePositive(const FalsePositive& fp, const float* energy, uint64_t columns,
+                             double* squared, double* activation) {
+  const double v2 = static_cast<double>(fp.value) * fp.value;
+  *squared += v2;
+  if (energy != nullptr) *activation += v2 * static_cast<double>(energy[fp.index % columns]);
+}
+
+// What EncodeValidCodes hands to every seed tried.
+struct SeedSearchInput {
+  const uint16_t* codes;  // one per weight, 0 = pruned
+  uint64_t n;
+  const std::vector<uint64_t>* keys;  // the kept weights' indices, ascending
+  const std::vector<uint16_t>* values;
+  const std::vector<float>* centroids;
+  const EncodeOptions* options;
+  int t;
+  const float* energy;  // null without column_energy
+  uint64_t columns;
+  std::mutex* cost_mutex;  // one call of options->cost at a time
+};
+
+// One table and what its false positives cost.
+struct SeedOutcome {
+  uint64_t index = 0;  // seed - base_seed
+  double cost = 0;
+  uint64_t false_positives = 0;
+  double squared_error = 0;
+  double activation_error = 0;
+  std::optional<RetrievalTable> table;
+};
+
+// The order of seed search: the least cost first (a NaN cost after every other), then
+// the earliest seed.
+bool Precedes(const SeedOutcome& a, const SeedOutcome& b) {
+  const bool a_nan = std::isnan(a.cost), b_nan = std::isnan(b.cost);
+  if (a_nan != b_nan) return b_nan;
+  if (!a_nan && a.cost != b.cost) return a.cost < b.cost;
+  return a.index < b.index;
+}
+
+// Builds the table of seed base_seed + index and prices its false positives, decoding
+// `buffer->size()` indices at a time. fps is scratch space (filled only for a caller's
+// cost function).
+Result<SeedOutcome> TrySeed(const SeedSearchInput& in, uint64_t index, int threads,
+                            std::vector<uint16_t>* buffer, std::vector<FalsePositive>* fps) {
+  const EncodeOptions& o = *in.options;
+  RetrievalOptions ro;
+  ro.kind = o.kind;
+  ro.value_bits = in.t;
+  ro.seed = o.base_seed + index;
+  ro.threads = threads;
+  Result<RetrievalTable> table =
+      RetrievalTable::Build(in.n, in.keys->data(), in.values->data(), in.keys->size(), ro);
+  if (!table.ok()) return table.status();
+  SeedOutcome r;
+  r.index = index;
+  const uint32_t k = static_cast<uint32_t>(in.centroids->size());
+  const bool collect = static_cast<bool>(o.cost);
+  fps->clear();
+  for (uint64_t begin = 0; begin < in.n; begin += buffer->size()) {
+    const uint64_t end = std::min<uint64_t>(in.n, begin + buffer->size());
+    Status s = table->view().DecodeCodes(begin, end, buffer->data(), threads);
+    if (!s.ok()) return s;
+    const uint16_t* decoded = buffer->data() - begin;
+    for (uint64_t i = begin; i < end; ++i) {
+      const uint16_t c = decoded[i];
+      if (c - 1u < k && in.codes[i] == 0) {  // c in 1..k (the rarer test first), pruned
+        const FalsePositive fp{i, (*in.centroids)[c - 1]};
+        ++r.false_positives;
+        AddFalsePositive(fp, in.energy, in.columns, &r.squared_error, &r.activation_error);
+        if (collect) fps->push_back(fp);
+      }
+    }
+  }
+  if (collect) {
+    std::lock_guard<std::mutex> lock(*in.cost_mutex);
+    r.cost = o.cost(*fps);
+  } else {
+    r.cost =
+        o.cost_kind == FalsePositiveCostKind::kActivation ? r.activation_error : r.squared_error;
+  }
+  r.table.emplace(std::move(table).value());
+  return r;
+}
+
+struct SeedSearchResult {
+  SeedOutcome chosen;
+  double first_seed_cost = 0;
+};
+
+// Tries seeds base_seed .. base_seed + seeds - 1, up to `threads` at once, each worker
+// taking the next untried seed and keeping its own best table; the best of those is
+// the answer, whatever the number of workers. On failure, the error of the earliest
+// failing seed (every earlier seed has been tried by then), as a serial search gives.
+Result<SeedSearchResult> SearchSeeds(const SeedSearchInput& in) {
+  const uint64_t seeds = static_cast<uint64_t>(in.options->seeds);
+  const int threads = retrieval::ResolveThreads(in.options->threads);
+  const uint64_t workers = std::min<uint64_t>(static_cast<uint64_t>(threads), seeds);
+  // Threads left over (fewer seeds than threads) build and decode each table.
+  const int per_seed = std::max(1, threads / static_cast<int>(workers));
+  const uint64_t chunk = std::min<uint64_t>(in.n, (uint64_t{1} << 16) * per_seed);
+
+  std::atomic<uint64_t> next{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::optional<SeedOutcome>> best(workers);
+  double first_seed_cost = 0;  // written by the worker that tries index 0
+  std::mutex failure_mutex;
+  uint64_t failed_index = std::numeric_limits<uint64_t>::max();
+  Status failure;
+  std::exception_ptr exception;
+  auto fail = [&](uint64_t index, Status status, std::exception_ptr e) {
+    std::lock_guard<std::mutex> lock(failure_mutex);
+    stop.store(true, std::memory_order_relaxed);
+    if (index < failed_index) {
+      failed_index = index;
+      failure = std::move(status);
+      exception = e;
+    }
+  };
+  retrieval::RunJobs(workers, [&](uint64_t w) {
+    uint64_t index = 0;
+    try {
+      std::vector<uint16_t> buffer(chunk);
+      std::vector<FalsePositive> fps;
+      while (!stop.load(std::memory_order_relaxed)) {
+        index = next.fetch_add(1, std::memory_order_relaxed);
+        if (index >= seeds) return;
+        Result<SeedOutcome> r = TrySeed(in, index, per_seed, &buffer, &fps);
+        if (!r.ok()) return fail(index, r.status(), nullptr);
+        if (index == 0) first_seed_cost = r->cost;
+        if (!best[w] || Precedes(*r, *best[w])) best[w] = std::move(r).value();
+      }
+    } catch (...) {
+      fail(index, Status::Internal("exception"), std::current_exception());
+    }
+  });
+  if (exception) std::rethrow_exception(exception);
+  if (!failure.ok()) return failure;
+  SeedSearchResult result;
+  result.first_seed_cost = first_seed_cost;
+  std::optional<SeedOutcome>* chosen = nullptr;
+  for (std::optional<SeedOutcome>& b : best) {
+    if (b && (chosen == nullptr || Precedes(*b, **chosen))) chosen = &b;
+  }
+  if (chosen == nullptr) return Status::Internal("seed search tried no seed");
+  result.chosen = std::move(**chosen);
+  return result;
+}
+
+// The codes path shared by EncodeLayer and EncodeCodes. REQUIRES: the table options,
+// shape (n weights), column_energy and centroids have been checked; codes holds n values.
+Result<EncodedLayer> EncodeValidCodes(const uint16_t* codes, uint64_t n,
+                                      const std::vector<uint64_t>& shape,
+                                      const std::vector<float>& centroids,
+                                      const EncodeOptions& options) {
+  const uint32_t k = static_cast<uint32_t>(centroids.size());
+  std::vector<uint64_t> keys;
+  std::vector<uint16_t> values;
+  for (uint64_t i = 0; i < n; ++i) {
+    if (codes[i] > k) {
+      return Status::InvalidArgument("code at index " + Num(i) + " is " + Num(codes[i]),
+                                     "above K = " + Num(k) + " (codes are 0..K, 0 = pruned)");
+    }
+    if (codes[i] != 0) {
+      keys.push_back(i);
+      values.push_back(codes[i]);
+    }
+  }
+  EncodedLayer out;
+  out.shape = shape;
+  out.centroids = centroids;
+  EncodeStats& st = out.stats;
+  st.weights = n;
+  st.kept = keys.size();
+  st.clusters = k;
+  // Choose t.
+  int t = options.value_bits;
+  if (t == 0) {
+    t = BitsFor(k);
+    while (t < 16 &&
+           static_cast<double>(k) / std::ldexp(1.0, t) > options.max_false_positive_rate) {
+      ++t;
+    }
+    if (static_cast<double>(k) / std::ldexp(1.0, t) > options.max_false_positive_rate) {
+      return Status::InvalidArgument("no t <= 16 meets the false-positive budget " +
+                                     std::to_string(options.max_false_positive_rate) +
+                                     " with K = " + Num(k));
+    }
+  } else if ((uint64_t{1} << t) <= k) {
+    return Status::InvalidArgument("t = " + std::to_string(t) + " holds codes up to " +
+                                   Num((uint64_t{1} << t) - 1) + ", K = " + Num(k));
+  }
+  const int packed_bits = BitsFor(k);
+  const uint64_t centroid_bits = 32 * static_cast<uint64_t>(k);
+  const uint64_t packed_payload_bits = n * static_cast<uint64_t>(packed_bits);
+
+  // Tables over seeds; keep the cheapest.
+  bool use_packed = options.storage == LayerStorage::kPackedCodes;
+  uint64_t table_bits = 0;  // of the chosen table
+  if (!use_packed) {
+    std::mutex cost_mutex;
+    SeedSearchInput in;
+    in.codes = codes;
+    in.n = n;
+    in.keys = &keys;
+    in.values = &values;
+    in.centroids = &centroids;
+    in.options = &options;
+    in.t = t;
+    in.energy = options.column_energy.empty() ? nullptr : options.column_energy.data();
+    in.columns = n / shape[0];
+    in.cost_mutex = &cost_mutex;
+    Result<SeedSearchResult> search = SearchSeeds(in);
+    if (!search.ok()) return search.status();
+    SeedOutcome& chosen = search->chosen;
+    st.seeds_tried = options.seeds;
+    st.first_seed_cost = search->first_seed_cost;
+    st.chosen_seed = options.base_seed + chosen.index;
+    st.chosen_cost = chosen.cost;
+    st.false_positives = chosen.false_positives;
+    st.added_squared_error = chosen.squared_error;
+    st.added_activation_error = chosen.activation_error;
+    table_bits = 8 * static_cast<uint64_t>(chosen.table->bytes().size());
+    out.table = std::move(chosen.table);
+    if (options.storage == LayerStorage::kAuto && packed_payload_bits <= table_bits) {
+      use_packed = true;
+    }
+  }
+  if (use_packed) {
+    out.storage = Storage::kPackedCodes;
+    out.table.reset();
+    out.packed_codes.assign(codes, codes + n);
+    st.value_bits = packed_bits;
+    st.false_positives = 0;
+    st.added_squared_error = 0;
+    st.added_activation_error = 0;
+    st.chosen_cost = 0;
+    st.bits = packed_payload_bits + centroid_bits;
+  } else {
+    out.storage = Storage::kRetrieval;
+    st.value_bits = t;
+    st.bits = table_bits + centroid_bits;
+  }
+  st.false_positive_rate =
+      n > st.kept ? static_cast<double>(st.false_positives) / static_cast<double>(n - st.kept) : 0;
+  st.bits_per_kept_weight =
+      st.kept ? static_cast<double>(st.bits) / static_cast<double>(st.kept) : 0;
+  st.compression_ratio = static_cast<double>(32 * n) / static_cast<double>(st.bits);
+  return out;
+}
+
+}  // namespace
+
+double ActivationWeightedError(const std::vector<FalsePositive>& fps,
+                               const std::vector<float>& column_energy, uint64_t columns) {
+  if (columns == 0 || column_energy.size() != columns) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  double squared = 0, activation = 0;
+  for (const FalsePositive& fp : fps) {
+    AddFalsePositive(fp, column_energy.data(), columns, &squared, &activation);
+  }
+  return activation;
+}
+
+LayerStats EncodedLayer::layer_stats() const {
+  return LayerStats{stats.kept, stats.false_positives, stats.added_squared_error};
+}
+
+Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_t>& shape,
+                                 const EncodeOptions& options) {
+  Status s = CheckSimplifyOptions(options);
+  if (s.ok()) s = CheckTableOptions(options);
+  if (!s.ok()) return s;
+  Result<uint64_t> count = WeightCount(shape);
+  if (!count.ok()) return count.status();
+  const uint64_t n = *count;
+  s = CheckColumnEnergy(options, n / shape[0]);
+  if (!s.ok()) return s;
   if (weights == nullptr) return Status::InvalidArgument("weights is null");
   for (uint64_t i = 0; i < n; ++i) {
     if (!std::isfinite(weights[i])) {
@@ -95,104 +420,44 @@ Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_
       kept.push_back(weights[i]);
     }
   }
+  mask = {};
   // 2. Share weights.
   Result<Clustering> clustering =
       ShareWeights(kept.data(), kept.size(), options.clusters, options.cluster_method);
   if (!clustering.ok()) return clustering.status();
-  EncodedLayer out;
-  out.shape = shape;
-  out.centroids = clustering->centroids;
-  const uint32_t k = static_cast<uint32_t>(out.centroids.size());
-  EncodeStats& st = out.stats;
-  st.weights = n;
-  st.kept = keys.size();
-  st.clusters = k;
-  st.clustering_squared_error = clustering->squared_error;
-  // 3. Choose t.
-  int t = options.value_bits;
-  if (t == 0) {
-    t = BitsFor(k);
-    while (t < 16 &&
-           static_cast<double>(k) / std::ldexp(1.0, t) > options.max_false_positive_rate) {
-      ++t;
-    }
-    if (static_cast<double>(k) / std::ldexp(1.0, t) > options.max_false_positive_rate) {
-      return Status::InvalidArgument("no t <= 16 meets the false-positive budget " +
-                                     std::to_string(options.max_false_positive_rate) +
-                                     " with K = " + Num(k));
-    }
-  } else if ((uint64_t{1} << t) <= k) {
-    return Status::InvalidArgument("t = " + std::to_string(t) + " holds codes up to " +
-                                   Num((uint64_t{1} << t) - 1) + ", K = " + Num(k));
-  }
-  const int packed_bits = BitsFor(k);
-  const uint64_t centroid_bits = 32 * static_cast<uint64_t>(k);
-  const uint64_t packed_payload_bits = n * static_cast<uint64_t>(packed_bits);
-
-  // 4. Tables over seeds; keep the cheapest.
-  bool use_packed = options.storage == LayerStorage::kPackedCodes;
-  uint64_t table_bits = 0;  // of the chosen table
-  if (!use_packed) {
-    const FalsePositiveCost& cost =
-        options.cost ? options.cost : FalsePositiveCost(SquaredErrorCost);
-    std::vector<uint16_t> codes(n);
-    std::vector<FalsePositive> fps;
-    double best_cost = 0;
-    for (int seed = 0; seed < options.seeds; ++seed) {
-      RetrievalOptions ro;
-      ro.kind = options.kind;
-      ro.value_bits = t;
-      ro.seed = options.base_seed + static_cast<uint64_t>(seed);
-      ro.threads = options.threads;
-      Result<RetrievalTable> table =
-          RetrievalTable::Build(n, keys.data(), clustering->codes.data(), keys.size(), ro);
-      if (!table.ok()) return table.status();
-      s = table->view().DecodeCodes(0, n, codes.data(), options.threads);
-      if (!s.ok()) return s;
-      fps.clear();
-      for (uint64_t i = 0; i < n; ++i) {
-        if (!mask[i] && codes[i] >= 1 && codes[i] <= k) {
-          fps.push_back(FalsePositive{i, out.centroids[codes[i] - 1]});
-        }
-      }
-      const double c = cost(fps);
-      if (seed == 0) st.first_seed_cost = c;
-      st.seeds_tried = seed + 1;
-      if (seed == 0 || c < best_cost) {
-        best_cost = c;
-        st.chosen_seed = ro.seed;
-        st.chosen_cost = c;
-        st.false_positives = fps.size();
-        st.added_squared_error = SquaredErrorCost(fps);
-        table_bits = 8 * static_cast<uint64_t>(table->bytes().size());
-        out.table.emplace(std::move(table).value());
-      }
-    }
-    if (options.storage == LayerStorage::kAuto && packed_payload_bits <= table_bits) {
-      use_packed = true;
-    }
-  }
-  if (use_packed) {
-    out.storage = Storage::kPackedCodes;
-    out.table.reset();
-    out.packed_codes.assign(n, 0);
-    for (size_t j = 0; j < keys.size(); ++j) out.packed_codes[keys[j]] = clustering->codes[j];
-    st.value_bits = packed_bits;
-    st.false_positives = 0;
-    st.added_squared_error = 0;
-    st.chosen_cost = 0;
-    st.bits = packed_payload_bits + centroid_bits;
-  } else {
-    out.storage = Storage::kRetrieval;
-    st.value_bits = t;
-    st.bits = table_bits + centroid_bits;
-  }
-  st.false_positive_rate =
-      n > st.kept ? static_cast<double>(st.false_positives) / static_cast<double>(n - st.kept) : 0;
-  st.bits_per_kept_weight =
-      st.kept ? static_cast<double>(st.bits) / static_cast<double>(st.kept) : 0;
-  st.compression_ratio = static_cast<double>(32 * n) / static_cast<double>(st.bits);
+  // 3. Encode the codes, 0 for the pruned weights.
+  std::vector<uint16_t> codes(n, 0);
+  for (size_t j = 0; j < keys.size(); ++j) codes[keys[j]] = clustering->codes[j];
+  keys = {};
+  kept = {};
+  Result<EncodedLayer> out =
+      EncodeValidCodes(codes.data(), n, shape, clustering->centroids, options);
+  if (out.ok()) out->stats.clustering_squared_error = clustering->squared_error;
   return out;
+}
+
+Result<EncodedLayer> EncodeCodes(const uint16_t* codes, const std::vector<uint64_t>& shape,
+                                 const std::vector<float>& centroids,
+                                 const EncodeOptions& options) {
+  Status s = CheckTableOptions(options);
+  if (!s.ok()) return s;
+  Result<uint64_t> count = WeightCount(shape);
+  if (!count.ok()) return count.status();
+  const uint64_t n = *count;
+  s = CheckColumnEnergy(options, n / shape[0]);
+  if (!s.ok()) return s;
+  if (codes == nullptr) return Status::InvalidArgument("codes is null");
+  if (centroids.empty() || centroids.size() > 65535) {
+    return Status::InvalidArgument("K = " + Num(centroids.size()) + " centroids",
+                                   "must be 1..65535");
+  }
+  for (size_t c = 0; c < centroids.size(); ++c) {
+    if (!std::isfinite(centroids[c])) {
+      return Status::InvalidArgument("centroid " + Num(c) + " (code " + Num(c + 1) + ") is " +
+                                     (std::isnan(centroids[c]) ? "NaN" : "infinite"));
+    }
+  }
+  return EncodeValidCodes(codes, n, shape, centroids, options);
 }
 
 Status DecodeLayer(const EncodedLayer& layer, float* out, int threads) {
@@ -212,6 +477,29 @@ Status DecodeLayer(const EncodedLayer& layer, float* out, int threads) {
     out[i] = (c >= 1 && c <= k) ? layer.centroids[c - 1] : 0.0f;
   }
   return Status::OK();
+}
+
+Result<std::vector<uint16_t>> DecodeLayerCodes(const EncodedLayer& layer, int threads) {
+  uint64_t n = 1;
+  for (uint64_t d : layer.shape) n *= d;
+  const uint64_t k = layer.centroids.size();
+  std::vector<uint16_t> codes;
+  if (layer.storage == Storage::kRetrieval) {
+    if (!layer.table) return Status::InvalidArgument("encoded layer has no table");
+    codes.resize(n);
+    Status s = layer.table->view().DecodeCodes(0, n, codes.data(), threads);
+    if (!s.ok()) return s;
+  } else {
+    if (layer.packed_codes.size() != n) {
+      return Status::InvalidArgument("encoded layer has " + Num(layer.packed_codes.size()) +
+                                     " packed codes for " + Num(n) + " weights");
+    }
+    codes = layer.packed_codes;
+  }
+  for (uint16_t& c : codes) {
+    if (c > k) c = 0;
+  }
+  return codes;
 }
 
 }  // namespace weightless
