@@ -158,6 +158,38 @@ TEST(CentroidTrainingTest, CodesAndFalsePositivesStayWhileCentroidsTrain) {
   }
 }
 
+TEST(CentroidTrainingTest, APrunedLayerIsSharedFromItsKeptWeightsWhenItsTurnComes) {
+  SmallSession s(1);
+  WeightLayer& fc2 = s.session->net.layers()[1];
+  UnshareKeepingMask(&fc2);  // as after step 3: kept weights train freely
+  ASSERT_FALSE(fc2.shared());
+  const std::vector<uint8_t> mask = fc2.mask;
+  size_t kept = 0;
+  for (uint8_t m : mask) kept += m;
+  s.session->Epochs(1, "free");
+  for (size_t i = 0; i < fc2.size(); ++i) {
+    if (!mask[i]) {
+      ASSERT_EQ(fc2.w.data()[i], 0.0f) << "a pruned weight of a free layer moved";
+    }
+  }
+  auto step = EncodeAndRetrain(*s.session, 1, LayerChoice{4, 6}, false);
+  ASSERT_TRUE(step.ok()) << step.status().ToString();
+  EXPECT_EQ(step->layer.stats.kept, kept);
+  EXPECT_EQ(step->layer.stats.clusters, 4u);
+  EXPECT_EQ(step->kept, mask) << "the table's keys must be the pruning mask";
+  auto codes = weightless::DecodeLayerCodes(step->layer, 1);
+  ASSERT_TRUE(codes.ok());
+  EXPECT_EQ(fc2.codes, *codes);
+  EXPECT_TRUE(fc2.mask.empty());
+  // The automatic choice restores an unshared start between candidates: every candidate
+  // sees the same pruned layer.
+  SmallSession t(1);
+  UnshareKeepingMask(&t.session->net.layers()[1]);
+  auto chosen = EncodeWithinBudget(*t.session, 1, false, 101.0, 2);
+  ASSERT_TRUE(chosen.ok());
+  EXPECT_EQ(chosen->layer.stats.kept, kept);
+}
+
 TEST(CentroidTrainingTest, FreezeEncodedKeepsTheWholeLayer) {
   SmallSession s(1);
   s.options.freeze_encoded = true;

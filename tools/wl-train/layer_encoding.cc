@@ -25,23 +25,37 @@ int BitsFor(uint32_t k) {
   return b;
 }
 
-// Re-clusters the kept weights of a shared layer to `k` centroids.
-Status Recluster(WeightLayer* l, uint32_t k) {
+}  // namespace
+
+Status ShareKeptWeights(WeightLayer* l, uint32_t k) {
   std::vector<float> kept;
   std::vector<size_t> where;
   for (size_t i = 0; i < l->size(); ++i) {
-    if (l->codes[i]) {
+    if (l->mask.empty() || l->mask[i]) {
       kept.push_back(l->w.data()[i]);
       where.push_back(i);
     }
   }
   auto clustering = weightless::ShareWeights(kept.data(), kept.size(), k);
   if (!clustering.ok()) return clustering.status().WithContext(l->name);
+  l->codes.assign(l->size(), 0);
   for (size_t j = 0; j < where.size(); ++j) l->codes[where[j]] = clustering->codes[j];
   l->centroids = clustering->centroids;
   l->Constrain();
   return Status::OK();
 }
+
+void UnshareKeepingMask(WeightLayer* l) {
+  if (!l->shared()) return;
+  l->mask.resize(l->size());
+  for (size_t i = 0; i < l->size(); ++i) l->mask[i] = l->codes[i] != 0;
+  l->codes.clear();
+  l->centroids.clear();
+  l->velocity_w.setZero();
+  l->Constrain();
+}
+
+namespace {
 
 weightless::EncodeOptions TableOptions(const PipelineOptions& o, size_t index, int t, bool last) {
   weightless::EncodeOptions eo;
@@ -65,12 +79,15 @@ Result<EncodedStep> EncodeAndRetrain(Session& session, size_t index, const Layer
                                      bool last) {
   const PipelineOptions& o = session.options;
   WeightLayer& l = session.net.layers()[index];
-  if (!l.shared()) return Status::InvalidArgument(l.name, "is not shared: nothing to encode");
   EncodedStep step;
   step.retrain.encode_order = static_cast<int32_t>(index);
   step.retrain.epochs_after = o.retrain_epochs;
-  if (choice.clusters != l.centroids.size()) {
-    Status s = Recluster(&l, choice.clusters);
+  if (!l.shared()) {
+    Status s = ShareKeptWeights(&l, choice.clusters);
+    if (!s.ok()) return s;
+  } else if (choice.clusters != l.centroids.size()) {
+    UnshareKeepingMask(&l);  // re-cluster the current values of the kept weights
+    Status s = ShareKeptWeights(&l, choice.clusters);
     if (!s.ok()) return s;
   }
   step.retrain.accuracy_before_encoding = static_cast<float>(session.Validation() / 100);
@@ -99,13 +116,16 @@ Result<EncodedStep> EncodeAndRetrain(Session& session, size_t index, const Layer
   step.added_squared_error_at_encoding = step.layer.stats.added_squared_error;
   step.retrain.accuracy_after_encoding = static_cast<float>(session.Validation() / 100);
   const weightless::EncodeStats& st = step.layer.stats;
+  const bool packed = step.layer.storage == weightless::Storage::kPackedCodes;
+  const char* cost_name = packed ? "(none: exact codes)"
+                          : eo.cost_kind == weightless::FalsePositiveCostKind::kActivation
+                              ? "(activation)"
+                              : "(squared error)";
   std::printf(
       "  %-6s K = %u, %s, t = %d: %llu false positives (%.3f%%), cost %s %.4g of first seed's %.4g"
       ": validation %.2f%% -> %.2f%%\n",
       l.name.c_str(), st.clusters, weightless::StorageName(step.layer.storage), st.value_bits,
-      static_cast<unsigned long long>(st.false_positives), 100 * st.false_positive_rate,
-      eo.cost_kind == weightless::FalsePositiveCostKind::kActivation ? "(activation)"
-                                                                     : "(squared error)",
+      static_cast<unsigned long long>(st.false_positives), 100 * st.false_positive_rate, cost_name,
       st.chosen_cost, st.first_seed_cost, 100 * step.retrain.accuracy_before_encoding,
       100 * step.retrain.accuracy_after_encoding);
   session.Epochs(o.retrain_epochs, "retrain after " + l.name, 0.2f, 0.02f);
@@ -168,11 +188,16 @@ Result<EncodedStep> EncodeWithinBudget(Session& session, size_t index, bool last
                                        double floor_percent, int max_tries) {
   const PipelineOptions& o = session.options;
   const WeightLayer& l = session.net.layers()[index];
+  const std::string name = l.name;  // session.net is reassigned below
   uint64_t kept = 0;
-  for (uint16_t c : l.codes) kept += c != 0;
+  if (l.shared()) {
+    for (uint16_t c : l.codes) kept += c != 0;
+  } else {
+    for (size_t i = 0; i < l.size(); ++i) kept += l.mask.empty() || l.mask[i];
+  }
   const bool packed_forced = last && o.last_layer_packed;
   const std::vector<LayerChoice> candidates =
-      CandidateChoices(l.size(), kept, o.kind, last, packed_forced);
+      CandidateChoices(l.size(), kept, o.kind, /*packed_allowed=*/true, packed_forced);
   const Network start = session.net;
   const std::mt19937_64 start_rng = session.rng;
   std::optional<EncodedStep> best;
@@ -181,7 +206,7 @@ Result<EncodedStep> EncodeWithinBudget(Session& session, size_t index, bool last
   int tries = 0;
   for (const LayerChoice& c : candidates) {
     if (tries++ == max_tries) break;
-    std::printf("  %s: trying K = %u, t = %d (floor %.2f%%)\n", l.name.c_str(), c.clusters, c.t,
+    std::printf("  %s: trying K = %u, t = %d (floor %.2f%%)\n", name.c_str(), c.clusters, c.t,
                 floor_percent);
     session.net = start;
     session.rng = start_rng;
@@ -200,9 +225,9 @@ Result<EncodedStep> EncodeWithinBudget(Session& session, size_t index, bool last
       return std::move(*best);
     }
   }
-  if (!best) return Status::InvalidArgument(l.name, "no (K, t) candidate to try");
+  if (!best) return Status::InvalidArgument(name, "no (K, t) candidate to try");
   std::printf("  %s: no candidate reached %.2f%%; keeping the most accurate tried (%.2f%%)\n",
-              l.name.c_str(), floor_percent, best->validation_after);
+              name.c_str(), floor_percent, best->validation_after);
   session.net = std::move(best_net);
   session.rng = best_rng;
   return std::move(*best);

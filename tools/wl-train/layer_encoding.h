@@ -24,6 +24,14 @@ struct LayerChoice {
   int t = 0;
 };
 
+// Shares the kept weights of a layer (those of its mask; all without one): codes and
+// K centroids from exact 1-D k-means of their current values.
+weightless::Status ShareKeptWeights(WeightLayer* layer, uint32_t k);
+
+// Turns a shared layer back into a pruned one whose kept weights (codes != 0) train
+// freely from their centroid values; no-op for a layer that is not shared.
+void UnshareKeepingMask(WeightLayer* layer);
+
 // One encoded layer and what its step measured.
 struct EncodedStep {
   weightless::EncodedLayer layer;
@@ -33,9 +41,9 @@ struct EncodedStep {
   double added_squared_error_at_encoding = 0;  // with the centroids of that moment
 };
 
-// Encodes layer `index` of session.net, which must be shared (codes and centroids):
-// re-clusters its kept weights to choice.clusters when that differs from its centroid
-// count (exact 1-D k-means of the current values), measures the input energy of each
+// Encodes layer `index` of session.net: shares its kept weights with choice.clusters
+// centroids when it is only pruned, or re-clusters them when its centroid count differs
+// (exact 1-D k-means of the current values), measures the input energy of each
 // column on `options.calibration` training examples when the activation cost is chosen,
 // and builds the table through weightless::EncodeCodes with seed search. Afterwards the
 // layer's codes are those the table decodes (kept weights and false positives alike) and

@@ -67,6 +67,10 @@ struct PipelineOptions {
   // every later phase (false positives included) unless freeze_encoded (the paper froze
   // the whole layer).
   bool freeze_encoded = false;
+  // Layers not yet encoded keep training all their kept weights (false), and are
+  // clustered just before they are encoded; or stay shared after step 3, so that only
+  // their centroids retrain (true).
+  bool later_layers_shared = false;
   // Store the last layer as exact bit-packed codes always (true), or only where they
   // are no larger than its table (false, the default).
   bool last_layer_packed = false;
