@@ -14,7 +14,9 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <map>
+#include <new>
 #include <set>
 #include <string>
 #include <vector>
@@ -193,5 +195,16 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  return Run(in_path, out_path, patterns, force_float32, threads);
+  try {
+    return Run(in_path, out_path, patterns, force_float32, threads);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "wl-decode: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {  // a last resort: no exception is expected here
+    std::fprintf(stderr, "wl-decode: internal error: %s\n", e.what());
+    return 1;
+  } catch (...) {
+    std::fprintf(stderr, "wl-decode: internal error: unknown exception\n");
+    return 1;
+  }
 }

@@ -13,7 +13,9 @@
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
+#include <exception>
 #include <map>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,9 @@ using weightless::Reader;
 using weightless::TensorInfo;
 using wl_tools::FileBytes;
 using wl_tools::ShapeText;
+
+// Invalid UTF-8 in a string is replaced (U+FFFD) when printing JSON, never thrown.
+constexpr auto kReplace = nlohmann::json::error_handler_t::replace;
 
 std::string FeatureList(uint64_t bits) {
   std::string out;
@@ -252,7 +257,8 @@ void PrintText(const Reader& r, const std::string& path, bool sections) {
   std::printf("required features: %s\n", FeatureList(r.required_features()).c_str());
   std::printf("producer: %s %s\n", r.producer_name().c_str(), r.producer_version().c_str());
   for (const auto& m : r.metadata()) {
-    std::printf("metadata %s = %s\n", m.key.c_str(), MetadataJson(m.value).dump().c_str());
+    std::printf("metadata %s = %s\n", m.key.c_str(),
+                MetadataJson(m.value).dump(-1, ' ', false, kReplace).c_str());
   }
   std::printf("\n%-16s %-12s %-12s %-22s %9s %9s %7s %9s\n", "tensor", "shape", "storage",
               "encoding", "kept", "bytes", "FP %", "ratio");
@@ -317,44 +323,55 @@ int main(int argc, char** argv) {
   app.add_option("--layer", layer,
                  "decode this tensor and show statistics and a histogram of its values");
   CLI11_PARSE(app, argc, argv);
-  auto reader = Reader::Open(path);
-  if (!reader.ok()) {
-    std::fprintf(stderr, "wl-dump: %s\n", reader.status().ToString().c_str());
-    return 2;
-  }
-  const Reader& r = **reader;
-  if (!layer.empty()) {
-    auto index = r.FindTensor(layer);
-    if (!index.ok()) {
-      std::fprintf(stderr, "wl-dump: %s\n", index.status().ToString().c_str());
-      return 1;
+  try {
+    auto reader = Reader::Open(path);
+    if (!reader.ok()) {
+      std::fprintf(stderr, "wl-dump: %s\n", reader.status().ToString().c_str());
+      return 2;
     }
-    const TensorInfo& t = r.tensor(*index);
-    std::vector<float> values;
-    try {
-      values.resize(t.element_count());
-    } catch (const std::exception&) {  // bad_alloc, length_error: a legal 2^48-weight layer
-      std::fprintf(stderr, "wl-dump: tensor '%s': %" PRIu64 " values do not fit in memory\n",
-                   t.name.c_str(), t.element_count());
-      return 1;
+    const Reader& r = **reader;
+    if (!layer.empty()) {
+      auto index = r.FindTensor(layer);
+      if (!index.ok()) {
+        std::fprintf(stderr, "wl-dump: %s\n", index.status().ToString().c_str());
+        return 1;
+      }
+      const TensorInfo& t = r.tensor(*index);
+      std::vector<float> values;
+      try {
+        values.resize(t.element_count());
+      } catch (const std::exception&) {  // bad_alloc, length_error: a legal 2^48-weight layer
+        std::fprintf(stderr, "wl-dump: tensor '%s': %" PRIu64 " values do not fit in memory\n",
+                     t.name.c_str(), t.element_count());
+        return 1;
+      }
+      weightless::Status s = r.Decode(*index, values.data(), values.size(), 0);
+      if (!s.ok()) {
+        std::fprintf(stderr, "wl-dump: %s\n", s.ToString().c_str());
+        return 1;
+      }
+      const ValueStats stats = ComputeStats(values);
+      if (json) {
+        std::printf("%s\n", LayerJson(t, stats).dump(2, ' ', false, kReplace).c_str());
+      } else {
+        PrintLayerText(t, stats);
+      }
+      return 0;
     }
-    weightless::Status s = r.Decode(*index, values.data(), values.size(), 0);
-    if (!s.ok()) {
-      std::fprintf(stderr, "wl-dump: %s\n", s.ToString().c_str());
-      return 1;
-    }
-    const ValueStats stats = ComputeStats(values);
     if (json) {
-      std::printf("%s\n", LayerJson(t, stats).dump(2).c_str());
+      std::printf("%s\n", ToJson(r).dump(2, ' ', false, kReplace).c_str());
     } else {
-      PrintLayerText(t, stats);
+      PrintText(r, path, sections);
     }
     return 0;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "wl-dump: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {  // a last resort: no exception is expected here
+    std::fprintf(stderr, "wl-dump: internal error: %s\n", e.what());
+    return 1;
+  } catch (...) {
+    std::fprintf(stderr, "wl-dump: internal error: unknown exception\n");
+    return 1;
   }
-  if (json) {
-    std::printf("%s\n", ToJson(r).dump(2).c_str());
-  } else {
-    PrintText(r, path, sections);
-  }
-  return 0;
 }

@@ -12,9 +12,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <new>
 #include <set>
 #include <string>
 #include <vector>
@@ -396,6 +398,12 @@ int main(int argc, char** argv) {
     return Run(positionals, out_path, o);
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "wl-encode: out of memory\n");
+    return 1;
+  } catch (const std::exception& e) {  // a last resort: no exception is expected here
+    std::fprintf(stderr, "wl-encode: internal error: %s\n", e.what());
+    return 1;
+  } catch (...) {
+    std::fprintf(stderr, "wl-encode: internal error: unknown exception\n");
     return 1;
   }
 }

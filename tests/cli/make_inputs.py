@@ -45,6 +45,32 @@ def write_safetensors(path, tensors, metadata):
         f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+def write_raw_safetensors(path, header, data):
+    """Writes `header` (JSON text, written as given) and `data` as a safetensors file."""
+    header = header.encode()
+    header += b" " * (-len(header) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header + data)
+
+
+def write_bad_headers(bad):
+    """Headers that once crashed wl-encode (a number beyond double's range), or that two
+    readers may read differently (a tensor, metadata key or .npy key given twice)."""
+    w = '"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}'
+    write_raw_safetensors(os.path.join(bad, "number_overflow.safetensors"),
+                          "{" + w + ',"x":22222222222E2222222222222}', bytes(4))
+    write_raw_safetensors(os.path.join(bad, "metadata_overflow.safetensors"),
+                          '{"__metadata__":{"a":1e999},' + w + "}", bytes(4))
+    write_raw_safetensors(os.path.join(bad, "duplicate_tensor.safetensors"),
+                          "{" + w + "," + w.replace("[0,4]", "[4,8]") + "}", bytes(8))
+    write_raw_safetensors(os.path.join(bad, "duplicate_metadata.safetensors"),
+                          '{"__metadata__":{"a":"1","a":"2"},' + w + "}", bytes(4))
+    with open(os.path.join(bad, "duplicate_key.npy"), "wb") as f:
+        header = "{'descr': '<f4', 'fortran_order': False, 'shape': (), 'shape': (1,), }"
+        header += " " * (-(len(header) + 11) % 64) + "\n"
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode() + bytes(4))
+
+
 def main():
     fc1 = np.zeros(64 * 96, dtype="<f4")
     kept = rng.choice(fc1.size, 320, replace=False)
@@ -91,6 +117,7 @@ def main():
         header = ('{"__metadata__":' + "[" * 1000 + "]" * 1000 + "}").encode()
         header += b" " * (-len(header) % 8)
         f.write(struct.pack("<Q", len(header)) + header)
+    write_bad_headers(bad)
     with open(os.path.join(bad, "truncated.npy"), "wb") as f:
         header = "{'descr': '<f4', 'fortran_order': False, 'shape': (10, 10), }"
         header += " " * (-(len(header) + 11) % 64) + "\n"

@@ -41,6 +41,11 @@ class HeaderParser {
       SkipSpace();
       if (!Eat(':')) return "expected ':' after '" + key + "'";
       SkipSpace();
+      // A key given twice is refused: Python keeps the last, other readers the first.
+      if ((key == "descr" && out->descr) || (key == "fortran_order" && out->fortran_order) ||
+          (key == "shape" && out->shape)) {
+        return "'" + key + "' is given twice";
+      }
       if (key == "descr") {
         std::string v;
         if (!String(&v)) return "'descr' is not a string";
