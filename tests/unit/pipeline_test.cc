@@ -15,23 +15,12 @@
 #include "layer_encoding.h"
 #include "network.h"
 #include "session.h"
+#include "trainer_test_util.h"
 #include "weightless/encoder.h"
 #include "weightless/simplify.h"
 
 namespace wltrain {
 namespace {
-
-Split RandomSplit(size_t n, uint64_t seed) {
-  Split s;
-  s.rows = s.cols = 28;
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(0, 1);
-  s.images.resize(n * 784);
-  for (float& p : s.images) p = u(rng);
-  s.labels.resize(n);
-  for (uint8_t& l : s.labels) l = static_cast<uint8_t>(rng() % 10);
-  return s;
-}
 
 TEST(ValidationSplitTest, DisjointFromTrainingAndFixedBySeed) {
   Split train = RandomSplit(600, 1);

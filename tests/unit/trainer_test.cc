@@ -25,6 +25,7 @@
 
 #include "idx.h"
 #include "network.h"
+#include "trainer_test_util.h"
 
 namespace wltrain {
 namespace {
@@ -107,18 +108,6 @@ TEST(IdxTest, RefusesMissingAndMalformedFilesClearly) {
   EXPECT_NE(truncated.status().ToString().find("header says 10 images"), std::string::npos)
       << truncated.status().ToString();
   fs::remove_all(dir);
-}
-
-Split RandomSplit(size_t n, uint64_t seed) {
-  Split s;
-  s.rows = s.cols = 28;
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(0, 1);
-  s.images.resize(n * 784);
-  for (float& p : s.images) p = u(rng);
-  s.labels.resize(n);
-  for (uint8_t& l : s.labels) l = static_cast<uint8_t>(rng() % 10);
-  return s;
 }
 
 class TrainingConstraintsTest : public ::testing::TestWithParam<Network::Architecture> {};

@@ -378,6 +378,22 @@ double ActivationWeightedError(const std::vector<FalsePositive>& fps,
   return activation;
 }
 
+namespace {
+
+// The checks EncodeLayer and EncodeCodes share: the table options, the shape and the
+// column energies. Returns the layer's weight count.
+Result<uint64_t> CheckLayer(const EncodeOptions& options, const std::vector<uint64_t>& shape) {
+  Status s = CheckTableOptions(options);
+  if (!s.ok()) return s;
+  Result<uint64_t> count = WeightCount(shape);
+  if (!count.ok()) return count.status();
+  s = CheckColumnEnergy(options, *count / shape[0]);
+  if (!s.ok()) return s;
+  return *count;
+}
+
+}  // namespace
+
 LayerStats EncodedLayer::layer_stats() const {
   return LayerStats{stats.kept, stats.false_positives, stats.added_squared_error};
 }
@@ -385,13 +401,10 @@ LayerStats EncodedLayer::layer_stats() const {
 Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_t>& shape,
                                  const EncodeOptions& options) {
   Status s = CheckSimplifyOptions(options);
-  if (s.ok()) s = CheckTableOptions(options);
   if (!s.ok()) return s;
-  Result<uint64_t> count = WeightCount(shape);
+  Result<uint64_t> count = CheckLayer(options, shape);
   if (!count.ok()) return count.status();
   const uint64_t n = *count;
-  s = CheckColumnEnergy(options, n / shape[0]);
-  if (!s.ok()) return s;
   if (weights == nullptr) return Status::InvalidArgument("weights is null");
   for (uint64_t i = 0; i < n; ++i) {
     if (!std::isfinite(weights[i])) {
@@ -439,13 +452,9 @@ Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_
 Result<EncodedLayer> EncodeCodes(const uint16_t* codes, const std::vector<uint64_t>& shape,
                                  const std::vector<float>& centroids,
                                  const EncodeOptions& options) {
-  Status s = CheckTableOptions(options);
-  if (!s.ok()) return s;
-  Result<uint64_t> count = WeightCount(shape);
+  Result<uint64_t> count = CheckLayer(options, shape);
   if (!count.ok()) return count.status();
   const uint64_t n = *count;
-  s = CheckColumnEnergy(options, n / shape[0]);
-  if (!s.ok()) return s;
   if (codes == nullptr) return Status::InvalidArgument("codes is null");
   if (centroids.empty() || centroids.size() > 65535) {
     return Status::InvalidArgument("K = " + Num(centroids.size()) + " centroids",
