@@ -15,6 +15,8 @@ namespace python {
 void BindReading(pybind11::module_& m);
 // weightless.encode, EncodedLayer and Writer (writer.cc).
 void BindWriting(pybind11::module_& m);
+// weightless.prune_by_magnitude and weightless.share_weights (simplify.cc).
+void BindSimplify(pybind11::module_& m);
 
 }  // namespace python
 }  // namespace weightless

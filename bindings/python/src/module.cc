@@ -20,4 +20,5 @@ PYBIND11_MODULE(_weightless, m) {
   weightless::python::RegisterErrors(m);
   weightless::python::BindReading(m);
   weightless::python::BindWriting(m);
+  weightless::python::BindSimplify(m);
 }

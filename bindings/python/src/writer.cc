@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <memory>
@@ -352,6 +353,100 @@ std::string LayerRepr(const EncodedLayer& layer) {
          " fp=" + std::to_string(layer.stats.false_positives) + ">";
 }
 
+// A copy of `layer` (its table copied through its bytes, which FromBytes validates
+// again) with other centroids: what a trainer stores once the centroids of an encoded
+// layer have trained on. added_squared_error replaces the statistic when given (the
+// layer cannot tell its false positives from its kept weights).
+std::shared_ptr<EncodedLayer> WithCentroids(const EncodedLayer& layer, const py::handle& centroids,
+                                            const py::object& added_squared_error) {
+  auto out = std::make_shared<EncodedLayer>();
+  out->shape = layer.shape;
+  out->storage = layer.storage;
+  out->packed_codes = layer.packed_codes;
+  out->stats = layer.stats;
+  out->centroids = CopyFloat32(centroids).values;
+  if (out->centroids.size() != layer.centroids.size()) {
+    throw StatusError(Status::InvalidArgument(
+        "with_centroids: " + std::to_string(out->centroids.size()) +
+        " centroids given; the layer has K = " + std::to_string(layer.centroids.size())));
+  }
+  for (size_t c = 0; c < out->centroids.size(); ++c) {
+    if (!std::isfinite(out->centroids[c])) {
+      throw StatusError(Status::InvalidArgument(
+          "with_centroids: centroid " + std::to_string(c) + " (code " + std::to_string(c + 1) +
+          ") is " + (std::isnan(out->centroids[c]) ? "NaN" : "infinite")));
+    }
+  }
+  if (!added_squared_error.is_none())
+    out->stats.added_squared_error = added_squared_error.cast<double>();
+  if (layer.table) out->table = ValueOrThrow(RetrievalTable::FromBytes(layer.table->bytes()));
+  return out;
+}
+
+// Pickling (copy.deepcopy, torch.save of a model holding encoded layers): the state is
+// (shape, storage, table bytes or None, packed codes, centroids, stats); the table is
+// validated again on unpickling.
+py::tuple LayerState(const EncodedLayer& l) {
+  py::object table = py::none();
+  if (l.table) {
+    const std::vector<uint8_t>& b = l.table->bytes();
+    table = py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+  }
+  py::bytes packed(reinterpret_cast<const char*>(l.packed_codes.data()),
+                   l.packed_codes.size() * sizeof(uint16_t));
+  return py::make_tuple(ShapeTuple(l.shape), StorageName(l.storage), table, packed,
+                        FloatArray(l.centroids), EncodeStatsDict(l.stats));
+}
+
+std::shared_ptr<EncodedLayer> LayerFromState(const py::tuple& state) {
+  if (state.size() != 6) throw py::value_error("EncodedLayer: a state of 6 fields is expected");
+  auto l = std::make_shared<EncodedLayer>();
+  for (const py::handle d : state[0]) l->shape.push_back(d.cast<uint64_t>());
+  const std::string storage = state[1].cast<std::string>();
+  if (storage != StorageName(Storage::kRetrieval) &&
+      storage != StorageName(Storage::kPackedCodes)) {
+    throw py::value_error("EncodedLayer: unknown storage '" + storage + "'");
+  }
+  l->storage =
+      storage == StorageName(Storage::kPackedCodes) ? Storage::kPackedCodes : Storage::kRetrieval;
+  if (!state[2].is_none()) {
+    const std::string bytes = state[2].cast<std::string>();
+    l->table =
+        ValueOrThrow(RetrievalTable::FromBytes(std::vector<uint8_t>(bytes.begin(), bytes.end())));
+  }
+  const std::string packed = state[3].cast<std::string>();
+  l->packed_codes.resize(packed.size() / sizeof(uint16_t));
+  if (!packed.empty()) std::memcpy(l->packed_codes.data(), packed.data(), packed.size());
+  l->centroids = CopyFloat32(state[4]).values;
+  const py::dict s = state[5].cast<py::dict>();
+  uint64_t n = 1;
+  for (uint64_t d : l->shape) n *= d;
+  const bool consistent = l->storage == Storage::kRetrieval
+                              ? l->table.has_value() && l->packed_codes.empty()
+                              : !l->table && l->packed_codes.size() == n;
+  if (!consistent || l->shape.empty() || l->centroids.empty()) {
+    throw py::value_error("EncodedLayer: an inconsistent state");
+  }
+  EncodeStats& st = l->stats;
+  st.weights = s["weights"].cast<uint64_t>();
+  st.kept = s["kept"].cast<uint64_t>();
+  st.clusters = s["clusters"].cast<uint32_t>();
+  st.value_bits = s["value_bits"].cast<int>();
+  st.false_positives = s["false_positives"].cast<uint64_t>();
+  st.false_positive_rate = s["false_positive_rate"].cast<double>();
+  st.clustering_squared_error = s["clustering_squared_error"].cast<double>();
+  st.added_squared_error = s["added_squared_error"].cast<double>();
+  st.added_activation_error = s["added_activation_error"].cast<double>();
+  st.bits = s["bits"].cast<uint64_t>();
+  st.bits_per_kept_weight = s["bits_per_kept_weight"].cast<double>();
+  st.compression_ratio = s["compression_ratio"].cast<double>();
+  st.seeds_tried = s["seeds_tried"].cast<int>();
+  st.chosen_seed = s["chosen_seed"].cast<uint64_t>();
+  st.first_seed_cost = s["first_seed_cost"].cast<double>();
+  st.chosen_cost = s["chosen_cost"].cast<double>();
+  return l;
+}
+
 void BindEncodedLayer(py::module_& m) {
   using Layer = EncodedLayer;
   py::class_<EncodedLayer, std::shared_ptr<EncodedLayer>>(m, "EncodedLayer", R"doc(
@@ -392,6 +487,16 @@ before retraining the later layers. Immutable.)doc")
           "The code each weight decodes to, a uint16 array of the layer's shape: c in 1..K "
           "where decode() gives centroids[c - 1] (kept weights and false positives), 0 "
           "elsewhere. The GIL is released.")
+      .def("with_centroids", &WithCentroids, py::arg("centroids"), py::kw_only(),
+           py::arg("added_squared_error") = py::none(), R"doc(
+A copy of this layer with other centroids (K finite values; code c decodes to
+centroids[c - 1]) and the same table or codes: what a trainer stores after the centroids
+of an encoded layer trained on. stats are the encoding's, but for added_squared_error
+when given (the false positives' squared values with the new centroids).)doc")
+      .def("__copy__", [](const std::shared_ptr<Layer>& l) { return l; })
+      .def("__deepcopy__", [](const std::shared_ptr<Layer>& l, const py::dict&) { return l; })
+      .def(py::pickle([](const Layer& l) { return LayerState(l); },
+                      [](const py::tuple& state) { return LayerFromState(state); }))
       .def("__repr__", [](const Layer& l) { return LayerRepr(l); });
 }
 

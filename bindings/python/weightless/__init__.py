@@ -16,6 +16,9 @@ Writing (atomic: nothing appears at the path unless the block completes)::
         w.add_tensor("fc1.bias", bias, dtype="float16")
         w.set_metadata("architecture", "LeNet-300-100")
 
+PyTorch models: weightless.torch (imported on its own, it needs torch) prunes, shares,
+encodes and retrains any model with the user's own training loop, and saves it.
+
 Every error of the library is raised as a subclass of weightless.Error (a
 RuntimeError) whose message names the tensor, field or byte offset at fault.
 The GIL is released while encoding and decoding.
@@ -41,6 +44,8 @@ from ._weightless import (
     library_version,
     open,
     open_bytes,
+    prune_by_magnitude,
+    share_weights,
 )
 
 # The classes live in the extension; show them where users find them.
@@ -69,6 +74,8 @@ __all__ = [
     "load",
     "open",
     "open_bytes",
+    "prune_by_magnitude",
+    "share_weights",
 ]
 
 
