@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "simplify/keep_largest.h"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -41,6 +43,23 @@ TEST(PruneTest, KeepsTheLargestMagnitudesDeterministically) {
   }
   EXPECT_EQ(kept, 300u);
   EXPECT_GE(min_kept, max_pruned);
+}
+
+// Layers beyond 2^32 weights take the 64-bit index path; it must select exactly what
+// the 32-bit path selects (a 2^32-weight test would need 16 GiB).
+TEST(PruneTest, SixtyFourBitIndicesSelectAsThirtyTwoBitOnes) {
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> level(-20, 20);  // many ties
+  std::vector<float> w(5000);
+  for (float& v : w) v = 0.05f * static_cast<float>(level(rng));
+  for (size_t keep : {size_t{1}, size_t{17}, size_t{2500}, size_t{4999}, size_t{5000}}) {
+    std::vector<uint8_t> narrow(w.size(), 0), wide(w.size(), 0);
+    internal::KeepLargest<uint32_t>(w.data(), w.size(), keep, &narrow);
+    internal::KeepLargest<uint64_t>(w.data(), w.size(), keep, &wide);
+    EXPECT_EQ(narrow, wide) << keep;
+    EXPECT_EQ(static_cast<size_t>(std::count(wide.begin(), wide.end(), 1)), keep);
+    EXPECT_EQ(narrow, *PruneByMagnitude(w.data(), w.size(), static_cast<double>(keep) / 5000));
+  }
 }
 
 TEST(PruneTest, RefusesBadInput) {

@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <numeric>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+#include "weightless/simplify.h"
 
 namespace wltrain {
 
@@ -276,13 +279,15 @@ void Network::Step(const TrainOptions& options) {
     l.b += l.velocity_b;
     if (l.frozen) continue;
     if (l.shared()) {
-      // Shared weights: each centroid moves by the summed gradient of its weights.
-      std::vector<double> sum(l.centroids.size(), 0.0);
-      for (size_t i = 0; i < l.size(); ++i) {
-        if (l.codes[i]) sum[l.codes[i] - 1] += l.grad_w.data()[i];
-      }
-      for (size_t c = 0; c < sum.size(); ++c) {
-        l.centroids[c] -= static_cast<float>(options.centroid_learning_rate * sum[c]);
+      // Shared weights: each centroid moves by the summed gradient of its weights (the
+      // library's update). The codes are in 0..K by construction (ShareWeights or the
+      // table's DecodeLayerCodes), so the update cannot fail.
+      const weightless::Status s = weightless::ApplyCentroidGradients(
+          l.grad_w.data(), l.codes.data(), l.size(), options.centroid_learning_rate, &l.centroids);
+      if (!s.ok()) {
+        std::fprintf(stderr, "wl-train: internal error: %s: %s\n", l.name.c_str(),
+                     s.ToString().c_str());
+        std::abort();
       }
     } else {
       l.velocity_w = options.momentum * l.velocity_w -

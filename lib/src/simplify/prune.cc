@@ -4,9 +4,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <numeric>
 #include <string>
 
+#include "simplify/keep_largest.h"
 #include "weightless/simplify.h"
 
 namespace weightless {
@@ -35,17 +39,10 @@ Result<std::vector<uint8_t>> PruneByMagnitude(const float* weights, size_t n,
   const size_t keep = static_cast<size_t>(std::llround(keep_fraction * static_cast<double>(n)));
   std::vector<uint8_t> mask(n, 0);
   if (keep == 0) return mask;
-  // Order indices by decreasing magnitude, ties by increasing index; keep the first.
-  std::vector<uint32_t> order(n);
-  std::iota(order.begin(), order.end(), 0u);
-  auto larger = [weights](uint32_t a, uint32_t b) {
-    const float ma = std::fabs(weights[a]), mb = std::fabs(weights[b]);
-    return ma != mb ? ma > mb : a < b;
-  };
-  std::nth_element(order.begin(), order.begin() + static_cast<long>(keep - 1), order.end(), larger);
-  const uint32_t last = order[keep - 1];  // the smallest kept, in the total order
-  for (size_t i = 0; i < n; ++i) {
-    if (!larger(last, static_cast<uint32_t>(i))) mask[i] = 1;  // i is `last` or before it
+  if (n <= std::numeric_limits<uint32_t>::max()) {
+    internal::KeepLargest<uint32_t>(weights, n, keep, &mask);
+  } else {
+    internal::KeepLargest<uint64_t>(weights, n, keep, &mask);
   }
   return mask;
 }
