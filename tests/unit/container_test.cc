@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -178,6 +179,52 @@ TEST(ContainerTest, WritesToAPipe) {
   drain.join();
   ::close(fds[0]);
   EXPECT_EQ(received, SampleFileBytes(false));
+}
+
+// The one atomic output of the library and the tools: the permissions a plain create
+// would give, or those of the file it replaces; a symbolic link is replaced, not followed.
+TEST(ContainerTest, AtomicFileOutputPermissionsAndLinks) {
+  const std::string dir = TempDir("atomic-mode");
+  auto mode = [](const std::string& p) {
+    return static_cast<unsigned>(fs::status(p).permissions() & fs::perms::mask);
+  };
+  auto write = [](const std::string& p, const std::string& text) {
+    auto out = AtomicFileOutput::Create(p, /*sync=*/false);
+    EXPECT_TRUE(out.ok()) << out.status().ToString();
+    if (!out.ok()) return;
+    EXPECT_TRUE((*out)->Write(text.data(), text.size()).ok());
+    EXPECT_TRUE((*out)->Commit().ok());
+    EXPECT_FALSE((*out)->Commit().ok()) << "commit twice";
+  };
+  const mode_t old_mask = ::umask(022);
+  write(dir + "/new", "a");
+  EXPECT_EQ(mode(dir + "/new"), 0644u);
+  ::umask(077);
+  write(dir + "/private", "b");
+  EXPECT_EQ(mode(dir + "/private"), 0600u);
+  ::umask(022);
+  fs::permissions(dir + "/private",
+                  fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);  // 0640
+  write(dir + "/private", "c");
+  EXPECT_EQ(mode(dir + "/private"), 0640u) << "the replaced file's permissions are kept";
+  EXPECT_EQ(testing_util::ReadFileBytes(dir + "/private"), (std::vector<uint8_t>{'c'}));
+  fs::create_symlink(dir + "/new", dir + "/link");
+  write(dir + "/link", "d");
+  EXPECT_FALSE(fs::is_symlink(dir + "/link"));
+  EXPECT_EQ(testing_util::ReadFileBytes(dir + "/new"), (std::vector<uint8_t>{'a'}));
+  {
+    auto out = AtomicFileOutput::Create(dir + "/new", false);
+    ASSERT_TRUE(out.ok());
+    ASSERT_TRUE((*out)->Write("zz", 2).ok());
+    (*out)->Abandon();
+    EXPECT_FALSE((*out)->Commit().ok());
+  }
+  EXPECT_EQ(testing_util::ReadFileBytes(dir + "/new"), (std::vector<uint8_t>{'a'}));
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 3)
+      << "a temporary file was left behind";
+  EXPECT_TRUE(AtomicFileOutput::Create("", false).status().IsInvalidArgument());
+  EXPECT_TRUE(AtomicFileOutput::Create(dir + "/", false).status().IsInvalidArgument());
+  ::umask(old_mask);
 }
 
 TEST(ContainerTest, WriterIsAtomic) {

@@ -2,11 +2,6 @@
 
 #include "host_tensor.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -117,87 +112,6 @@ Result<uint64_t> CheckedElementCount(const std::vector<uint64_t>& shape, size_t 
     return Status::InvalidArgument(what + ": the shape's byte size overflows");
   }
   return n;
-}
-
-Result<std::unique_ptr<AtomicFile>> AtomicFile::Create(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path.substr(0, slash + 1);
-  std::string temp = (slash == std::string::npos ? "" : dir) + ".wl-tmp-XXXXXX";
-  const int fd = mkstemp(temp.data());
-  if (fd < 0) {
-    return Status::IOError("cannot create a temporary file in '" + dir + "' for '" + path +
-                           "': " + std::strerror(errno));
-  }
-  // mkstemp creates 0600: give the file the permissions of the file it replaces, or
-  // those a plain create would give.
-  struct stat existing;
-  mode_t mode;
-  if (stat(path.c_str(), &existing) == 0) {
-    mode = existing.st_mode & 07777;
-  } else {
-    const mode_t mask = umask(0);
-    umask(mask);
-    mode = 0666 & ~mask;
-  }
-  if (fchmod(fd, mode) != 0) {
-    close(fd);
-    unlink(temp.c_str());
-    return Status::IOError("cannot set the permissions of '" + temp + "'");
-  }
-  return std::unique_ptr<AtomicFile>(new AtomicFile(path, std::move(temp), fd));
-}
-
-AtomicFile::~AtomicFile() {
-  if (fd_ >= 0) {
-    close(fd_);
-    unlink(temp_.c_str());
-  }
-}
-
-Status AtomicFile::Fail(const std::string& what) {
-  const std::string reason = std::strerror(errno);
-  if (fd_ >= 0) close(fd_);
-  fd_ = -1;
-  unlink(temp_.c_str());
-  return Status::IOError("cannot " + what + " '" + path_ + "': " + reason);
-}
-
-Status AtomicFile::Write(const void* data, size_t size) {
-  if (fd_ < 0) return Status::IOError("'" + path_ + "': write after failure or commit");
-  const uint8_t* p = static_cast<const uint8_t*>(data);
-  while (size > 0) {
-    const ssize_t w = write(fd_, p, size);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return Fail("write");
-    p += w;
-    size -= static_cast<size_t>(w);
-  }
-  return Status::OK();
-}
-
-Status AtomicFile::Commit() {
-  if (fd_ < 0) return Status::IOError("'" + path_ + "': commit after failure or commit");
-  if (fsync(fd_) != 0) return Fail("sync");
-  const int fd = fd_;
-  fd_ = -1;
-  if (close(fd) != 0) {
-    unlink(temp_.c_str());
-    return Status::IOError("cannot close '" + path_ + "': " + std::strerror(errno));
-  }
-  if (std::rename(temp_.c_str(), path_.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    unlink(temp_.c_str());
-    return Status::IOError("cannot rename into '" + path_ + "': " + reason);
-  }
-  // Sync the directory too, so that the rename survives a power loss.
-  const size_t slash = path_.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    fsync(dir_fd);
-    close(dir_fd);
-  }
-  return Status::OK();
 }
 
 }  // namespace wl_tools

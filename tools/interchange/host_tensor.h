@@ -45,31 +45,6 @@ struct HostTensor {
 weightless::Result<uint64_t> CheckedElementCount(const std::vector<uint64_t>& shape,
                                                  size_t element_size, const std::string& what);
 
-// A file written atomically: bytes go to a temporary file in the destination's
-// directory, and Commit() syncs it, renames it over `path` (a symbolic link there is
-// replaced, not followed; an existing file's permissions are kept) and syncs the
-// directory. Destroying an uncommitted
-// AtomicFile removes the temporary file, so a failed write never leaves a partial file
-// at `path` nor replaces what was there. Not thread-safe.
-class AtomicFile {
- public:
-  static weightless::Result<std::unique_ptr<AtomicFile>> Create(const std::string& path);
-  ~AtomicFile();
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  weightless::Status Write(const void* data, size_t size);
-  weightless::Status Commit();
-
- private:
-  AtomicFile(std::string path, std::string temp, int fd)
-      : path_(std::move(path)), temp_(std::move(temp)), fd_(fd) {}
-  weightless::Status Fail(const std::string& what);
-
-  std::string path_, temp_;
-  int fd_;
-};
-
 }  // namespace wl_tools
 
 #endif  // WEIGHTLESS_TOOLS_INTERCHANGE_HOST_TENSOR_H_

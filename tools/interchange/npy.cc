@@ -8,6 +8,8 @@
 #include <fstream>
 #include <optional>
 
+#include "weightless/writer.h"
+
 namespace wl_tools {
 
 using weightless::Result;
@@ -246,7 +248,7 @@ Status WriteNpy(const std::string& path, const HostTensor& tensor) {
   out += '\0';
   for (size_t b = 0; b < prefix - 8; ++b) out += static_cast<char>(header.size() >> (8 * b));
   out += header;
-  auto file = AtomicFile::Create(path);
+  auto file = weightless::AtomicFileOutput::Create(path);
   if (!file.ok()) return file.status();
   Status s = (*file)->Write(out.data(), out.size());
   if (s.ok()) s = (*file)->Write(tensor.bytes.data(), tensor.bytes.size());

@@ -13,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "weightless/writer.h"
+
 namespace wl_tools {
 
 using weightless::Result;
@@ -325,7 +327,7 @@ Status WriteSafetensors(const std::string& path, const std::vector<SafetensorsTe
   text.append((8 - text.size() % 8) % 8, ' ');  // the data section starts 8-byte aligned
   uint8_t length[8];
   for (int b = 0; b < 8; ++b) length[b] = static_cast<uint8_t>(uint64_t{text.size()} >> (8 * b));
-  auto file = AtomicFile::Create(path);
+  auto file = weightless::AtomicFileOutput::Create(path);
   if (!file.ok()) return file.status();
   Status s = (*file)->Write(length, 8);
   if (s.ok()) s = (*file)->Write(text.data(), text.size());

@@ -49,6 +49,44 @@ class WEIGHTLESS_EXPORT OutputStream {
 // descriptor is not closed. Retries short writes and EINTR.
 WEIGHTLESS_EXPORT std::unique_ptr<OutputStream> NewFdOutputStream(int fd);
 
+// A file written atomically (Writer::Create writes through one; so does any output that
+// must never be seen half written): bytes go to a temporary file in the target's
+// directory (unnamed, O_TMPFILE, on Linux; else a hidden ".<name>.<pid>.<n>.tmp"), and
+// only Commit() moves it onto `path`, replacing what was there (a symbolic link there is
+// replaced, not followed). The file gets the permissions of the regular file it
+// replaces, else those a plain create gives (0666 less the umask). Destroying or
+// abandoning an uncommitted file leaves the target untouched and no temporary file
+// behind (with O_TMPFILE, even when the process is killed). Not thread-safe.
+class WEIGHTLESS_EXPORT AtomicFileOutput : public OutputStream {
+ public:
+  // sync: fsync the file before the rename and its directory after it. Errors:
+  // InvalidArgument for an empty path or one naming a directory, IOError when the
+  // temporary file cannot be created.
+  static Result<std::unique_ptr<AtomicFileOutput>> Create(const std::string& path,
+                                                          bool sync = true);
+  ~AtomicFileOutput() override;  // abandons unless committed
+  AtomicFileOutput(const AtomicFileOutput&) = delete;
+  AtomicFileOutput& operator=(const AtomicFileOutput&) = delete;
+
+  Status Write(const uint8_t* data, size_t size) override;
+  Status Write(const void* data, size_t size) {
+    return Write(static_cast<const uint8_t*>(data), size);
+  }
+  // Moves the file onto the target path. After it (or a failed Write), the file is
+  // closed: further calls fail.
+  Status Commit();
+  // Discards what was written; the target is untouched. Idempotent.
+  void Abandon();
+
+ private:
+  AtomicFileOutput() = default;
+  std::string path_;
+  std::string directory_;
+  std::string temp_path_;  // empty for an unnamed O_TMPFILE file
+  int fd_ = -1;
+  bool sync_ = true;
+};
+
 struct WriterOptions {
   std::string producer_name = "weightless";
   std::string producer_version;  // empty: this library's version

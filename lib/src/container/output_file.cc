@@ -1,12 +1,13 @@
 // Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
 
-#include "container/output_file.h"
+#include "weightless/writer.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -76,7 +77,15 @@ std::unique_ptr<OutputStream> NewFdOutputStream(int fd) {
   return std::make_unique<FdOutputStream>(fd);
 }
 
-namespace container {
+namespace {
+
+// A hidden, unused name beside the target: ".<base>.<pid>.<n>.tmp".
+std::string TemporaryName(const std::string& directory, const std::string& base, int attempt) {
+  return directory + "/." + base + "." + std::to_string(::getpid()) + "." +
+         std::to_string(attempt) + ".tmp";
+}
+
+}  // namespace
 
 Result<std::unique_ptr<AtomicFileOutput>> AtomicFileOutput::Create(const std::string& path,
                                                                    bool sync) {
@@ -87,17 +96,27 @@ Result<std::unique_ptr<AtomicFileOutput>> AtomicFileOutput::Create(const std::st
   std::string base;
   SplitPath(path, &out->directory_, &base);
   if (base.empty()) return Status::InvalidArgument("output path '" + path + "' names a directory");
+    // Mode 0666 lets the kernel apply the umask, as a plain create would.
 #ifdef O_TMPFILE
-  out->fd_ = ::open(out->directory_.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+  out->fd_ = ::open(out->directory_.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
 #endif
-  if (out->fd_ < 0) {
-    std::string temp = out->directory_ + "/." + base + ".XXXXXX.tmp";
-    std::vector<char> buffer(temp.begin(), temp.end());
-    buffer.push_back('\0');
-    out->fd_ = ::mkstemps(buffer.data(), 4);
-    if (out->fd_ < 0) return IoError("create a temporary file for", path, errno);
-    out->temp_path_ = buffer.data();
-    ::fchmod(out->fd_, 0644);
+  for (int attempt = 0; out->fd_ < 0 && attempt < 100; ++attempt) {
+    const std::string temp = TemporaryName(out->directory_, base, attempt);
+    out->fd_ = ::open(temp.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0666);
+    if (out->fd_ >= 0) {
+      out->temp_path_ = temp;
+    } else if (errno != EEXIST) {
+      return IoError("create a temporary file for", path, errno);
+    }
+  }
+  if (out->fd_ < 0) return IoError("create a temporary file for", path, EEXIST);
+  // Replacing a regular file keeps its permissions.
+  struct stat existing;
+  if (::stat(path.c_str(), &existing) == 0 && S_ISREG(existing.st_mode) &&
+      ::fchmod(out->fd_, existing.st_mode & 07777) != 0) {
+    const int err = errno;
+    out->Abandon();
+    return IoError("set the permissions of the temporary file for", path, err);
   }
   return out;
 }
@@ -120,8 +139,7 @@ Status AtomicFileOutput::Commit() {
     std::string base, dir;
     SplitPath(path_, &dir, &base);
     for (int attempt = 0; attempt < 100 && temp_path_.empty(); ++attempt) {
-      std::string candidate = directory_ + "/." + base + "." + std::to_string(::getpid()) + "." +
-                              std::to_string(attempt) + ".tmp";
+      const std::string candidate = TemporaryName(directory_, base, attempt);
       if (::linkat(AT_FDCWD, proc_path, AT_FDCWD, candidate.c_str(), AT_SYMLINK_FOLLOW) == 0) {
         temp_path_ = candidate;
       } else if (errno != EEXIST) {
@@ -155,5 +173,4 @@ void AtomicFileOutput::Abandon() {
   }
 }
 
-}  // namespace container
 }  // namespace weightless

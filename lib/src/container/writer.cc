@@ -14,7 +14,6 @@
 
 #include "container/file_layout.h"
 #include "container/index_codec.h"
-#include "container/output_file.h"
 #include "container/payload.h"
 #include "weightless/format.h"
 #include "weightless/version.h"
@@ -23,9 +22,9 @@ namespace weightless {
 
 struct Writer::Impl {
   WriterOptions options;
-  OutputStream* stream = nullptr;                     // where bytes go
-  std::unique_ptr<container::AtomicFileOutput> file;  // owned, for path writers
-  uint64_t offset = 0;                                // bytes written so far
+  OutputStream* stream = nullptr;          // where bytes go
+  std::unique_ptr<AtomicFileOutput> file;  // owned, for path writers
+  uint64_t offset = 0;                     // bytes written so far
   container::IndexContents index;
   std::unordered_set<std::string> names;
   Status error;  // the first failure; sticky
@@ -174,7 +173,7 @@ Result<std::unique_ptr<Writer>> Writer::Create(const std::string& path,
                                                const WriterOptions& options) {
   Status s = CheckOptions(options);
   if (!s.ok()) return s;
-  auto file = container::AtomicFileOutput::Create(path, options.sync);
+  auto file = AtomicFileOutput::Create(path, options.sync);
   if (!file.ok()) return file.status();
   auto impl = std::make_unique<Impl>();
   impl->file = std::move(file).value();
