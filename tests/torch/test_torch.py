@@ -274,8 +274,32 @@ def test_save_dtypes_buffers_and_atomicity(tmp_path):
         wlt.save(model, kept, {"bad": [1, 2]})  # fails inside the writer
     assert kept.read_bytes() == b"the user's file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["half.wl", "kept.wl"]
+
+    # Biases as int8 (the writer's scale), the rest float32: round_dense makes the model
+    # in memory the model in the file.
+    model.fc1.bias.data[3] = -0.0
+    rules = {"*.bias": "int8", "bn.running_var": "bfloat16"}
+    assert wlt.round_dense(model, rules) == ["conv.bias", "bn.bias", "bn.running_var",
+                                             "fc1.bias", "fc2.bias"]
+    wlt.save(model, tmp_path / "int8.wl", dtype=rules)
+    state = wlt.load_state_dict(tmp_path / "int8.wl")
+    for key, value in model.state_dict().items():
+        assert torch.equal(state[key], value), key
+    assert str(state["fc1.bias"][3].item()) == "0.0"  # -0 reads back as +0, as in memory
+    assert str(model.fc1.bias[3].item()) == "0.0"
+    with weightless.open(tmp_path / "int8.wl") as f:
+        assert f["fc1.bias"].dtype == "int8" and f["fc1.weight"].dtype == "float32"
+        assert f["bn.running_var"].dtype == "bfloat16"
+    fresh = Tiny()
+    fresh.load_state_dict(state)
+    model.eval()
+    fresh.eval()
+    with torch.no_grad():
+        assert torch.equal(fresh(x), model(x))
     with pytest.raises(ValueError, match="dtype must be one of"):
-        wlt.save(model, tmp_path / "x.wl", dtype="int8")
+        wlt.save(model, tmp_path / "x.wl", dtype="int4")
+    with pytest.raises(ValueError, match=r"not 'float8' \(for '\*.bias'\)"):
+        wlt.save(model, tmp_path / "x.wl", dtype={"*.bias": "float8"})
     with pytest.raises(ValueError, match="'torch' is weightless.torch's own"):
         wlt.save(model, tmp_path / "x.wl", {"torch": "mine"})
 
@@ -309,6 +333,15 @@ def test_clear_errors():
         wlt.share(model, "fc1.weight")
     with pytest.raises(NotImplementedError, match="assign its centroids"):
         model.fc1.weight = torch.zeros(40, 216)
+    class Double(nn.Module):
+        def forward(self, w):
+            return 2 * w
+
+    other = Tiny()
+    torch.nn.utils.parametrize.register_parametrization(other.fc2, "weight", Double())
+    with pytest.raises(TypeError, match="'fc2.weight' already has a parametrization of its "
+                                        r"own \(Double\)"):
+        wlt.share(other, "fc2.weight")
     with pytest.raises(ValueError, match="a kept fraction is in"):
         wlt.prune(Tiny(), {"fc2.weight": 1.5})
 

@@ -269,7 +269,8 @@ def make_retrain(args, trainer, evaluations, accuracies):
         print(f"  {prefix:<6} K = {st['clusters']}, {layer.storage}, t = {st['value_bits']}: "
               f"{st['false_positives']} false positives ({100 * st['false_positive_rate']:.3f}%)"
               f": validation {100 * evaluations[-2]:.2f}% -> {100 * evaluations[-1]:.2f}%")
-        return trainer.epochs(model, args.retrain_epochs, f"retrain after {prefix}", "encode")
+        v = trainer.epochs(model, args.retrain_epochs, f"retrain after {prefix}", "encode")
+        return {"accuracy": v, "epochs": args.retrain_epochs}  # the file's retrain record
 
     return retrain
 
@@ -310,8 +311,8 @@ def parse_args(argv):
     p.add_argument("--calibration", type=nonneg, default=2048,
                    help="training images measuring input energies for the activation cost "
                         "(0: squared-error cost)")
-    p.add_argument("--bias-dtype", choices=["float32", "float16"], default="float32",
-                   help="how the file stores biases (wl-train's int8 is not available)")
+    p.add_argument("--bias-dtype", choices=["int8", "float16", "bfloat16", "float32"],
+                   default="int8", help="how the file stores biases (default int8, as wl-train)")
     args = p.parse_args(argv)
     defaults = ARCHITECTURES[args.arch]
     for key in ("lr", "epochs_per_round"):
@@ -384,13 +385,8 @@ def main(argv=None):
                           prune_rounds=args.prune_rounds, schedule=args.prune_schedule,
                           seeds=args.seeds, cost="activation" if args.calibration else
                           "squared_error", base_seed=args.seed, threads=args.threads)
-    for name, _ in plan_of(args.arch):  # compress records 0 retraining epochs per layer
-        model.get_submodule(name.rpartition(".")[0]).parametrizations.weight[0].retrain[
-            "epochs_after"] = args.retrain_epochs
-    if args.bias_dtype == "float16":  # what the file will hold, so that the reload is exact
-        with torch.no_grad():
-            for module in model.children():
-                module.bias.copy_(module.bias.half().float())
+    dense_dtypes = {"*.bias": args.bias_dtype}
+    wlt.round_dense(model, dense_dtypes)  # what the file will hold: the reload is exact
     accuracies["final"] = accuracy(model, validation)
     dense_test, final_test = accuracy(dense, test), accuracy(model, test)
 
@@ -398,14 +394,14 @@ def main(argv=None):
         args.data)), "dense_test_accuracy": dense_test, "final_test_accuracy": final_test,
         "dense_validation_accuracy": accuracies["dense"],
         "final_validation_accuracy": accuracies["final"]}
-    saved = wlt.save(model, args.output, metadata, dtype=args.bias_dtype,
+    saved = wlt.save(model, args.output, metadata, dtype=dense_dtypes,
                      producer_name="lenet.py")
     fresh = build(args.arch, args.seed + 1)  # a different init: everything from the file
     fresh.load_state_dict(wlt.load_state_dict(args.output))
     identical = torch.equal(logits_of(fresh, test[0]), logits_of(model, test[0]))
     seconds = time.monotonic() - start
 
-    print(f"\n{report}\n\nbiases stored as {args.bias_dtype} (wl-train's default is int8)")
+    print(f"\n{report}\n\nbiases stored as {args.bias_dtype}")
     print(f"validation: dense {100 * accuracies['dense']:.2f}%, pruned "
           f"{100 * accuracies.get('pruned', accuracies['dense']):.2f}%, shared "
           f"{100 * accuracies['shared']:.2f}%, final {100 * accuracies['final']:.2f}%")

@@ -39,6 +39,7 @@ statistics) are the C++ library's, called through `weightless`.
 """
 
 import collections
+import fnmatch
 import hashlib
 import json
 import math
@@ -66,6 +67,7 @@ __all__ = [
     "load_checkpoint",
     "load_state_dict",
     "prune",
+    "round_dense",
     "save",
     "share",
     "state",
@@ -177,8 +179,67 @@ def _current_value(module, attr):
     """The parameter's value as the model computes with it now (detached)."""
     if _is_pruned(module, attr):
         # module.<attr> is recomputed only by forward; orig * mask is current.
-        return (getattr(module, attr + "_orig") * getattr(module, attr + "_mask")).detach()
+        return _masked(getattr(module, attr + "_orig"), getattr(module, attr + "_mask")).detach()
     return getattr(module, attr).detach()
+
+
+def _masked(orig, mask):
+    """orig * mask; for a uint8 (or bool) mask without materializing it as orig's dtype
+    (orig * mask would: the mask promoted to float32 is 4 bytes a weight)."""
+    if not mask.is_floating_point():
+        return orig.masked_fill(mask == 0, 0)
+    return mask.to(dtype=orig.dtype) * orig
+
+
+class _Mask(torch_prune.CustomFromMask):
+    """The forward pre-hook of a weightless.torch mask: a torch.nn.utils.prune method (so
+    prune.is_pruned and prune.remove work) that holds no mask of its own (it reads the
+    module.<name>_mask buffer, a uint8 tensor) and computes orig.masked_fill(mask == 0, 0)."""
+
+    def __init__(self):
+        super().__init__(None)
+
+    def apply_mask(self, module):
+        return _masked(getattr(module, self._tensor_name + "_orig"),
+                       getattr(module, self._tensor_name + "_mask"))
+
+
+def _attach_mask(module, attr, mask):
+    """What torch_prune.custom_from_mask(module, attr, mask) does, with a uint8 mask buffer
+    (1 byte a weight, not 4; not bool, which torch.distributed's gloo backend cannot
+    broadcast) and none of its float32 temporaries (ones_like, the product
+    of masks, the copy its hook keeps): weight_orig is the parameter itself, weight_mask
+    the buffer, module.<attr> the masked value. Pruned weights of weight_orig are set to 0
+    (their gradient is 0, so optimizers keep them there), which lets module.<attr> share
+    weight_orig's storage until the next forward recomputes it."""
+    mask = mask.to(device=getattr(module, attr).device, dtype=torch.uint8)
+    orig = module._parameters.pop(attr)
+    module.register_parameter(attr + "_orig", orig)
+    module.register_buffer(attr + "_mask", mask)
+    hook = _Mask()
+    hook._tensor_name = attr
+    module.register_forward_pre_hook(hook)
+    _zero_pruned(module, attr)
+
+
+def _zero_pruned(module, attr):
+    orig = getattr(module, attr + "_orig")
+    with torch.no_grad():
+        orig.masked_fill_(getattr(module, attr + "_mask") == 0, 0)
+    # What forward will compute (orig * mask == orig now), visible before it runs: a plain
+    # tensor sharing orig's storage (a Parameter would be registered as one).
+    setattr(module, attr, orig.detach())
+
+
+def _detach_mask(module, attr):
+    """Drops the mask of a pruned parameter and its weight_orig without computing the
+    masked value (torch_prune.remove computes it; share does not need it)."""
+    for key, hook in list(module._forward_pre_hooks.items()):
+        if isinstance(hook, torch_prune.BasePruningMethod) and hook._tensor_name == attr:
+            del module._forward_pre_hooks[key]
+    del module._parameters[attr + "_orig"]
+    del module._buffers[attr + "_mask"]
+    module.__dict__.pop(attr, None)
 
 
 def _to_numpy32(tensor):
@@ -210,7 +271,8 @@ def prune(model, keep, *, round=1, rounds=1, schedule="geometric"):
     to keep_at_round(fraction, r, R, schedule) (see gradual_prune). The weights kept are
     those of largest magnitude now (the library's prune_by_magnitude; ties go to the lower
     index); a weight pruned once stays pruned. The mask is a torch.nn.utils.prune mask
-    (module.<name>_mask, the weight itself in module.<name>_orig). Returns {name: kept count}.
+    (module.<name>_mask, a uint8 buffer; the weight itself in module.<name>_orig, its pruned
+    entries set to 0). Returns {name: kept count}.
     """
     if not isinstance(keep, collections.abc.Mapping):
         raise TypeError("keep must map parameter names to kept fractions, e.g. {'fc1.weight': 0.05}")
@@ -227,16 +289,16 @@ def prune(model, keep, *, round=1, rounds=1, schedule="geometric"):
     for name, module, attr, fraction in targets:
         value = _current_value(module, attr)
         mask = torch.from_numpy(_wl.prune_by_magnitude(_to_numpy32(value), fraction))
-        mask = mask.to(device=value.device, dtype=value.dtype)
+        del value
+        mask = mask.to(device=getattr(module, attr).device)  # uint8
         if _is_pruned(module, attr):
             old = getattr(module, attr + "_mask")
-            old.mul_(mask)  # never revives a weight pruned before
+            old.mul_(mask)  # never revives a weight pruned before (uint8: no float copy)
             mask = old
+            _zero_pruned(module, attr)
         else:
             _remember_plain_order(module)
-            torch_prune.custom_from_mask(module, attr, mask)
-        with torch.no_grad():  # what forward will compute, visible before it runs
-            setattr(module, attr, getattr(module, attr + "_orig") * mask)
+            _attach_mask(module, attr, mask)
         kept[name] = int(torch.count_nonzero(mask))
     return kept
 
@@ -266,6 +328,9 @@ def _codes_dtype(clusters):
     return torch.int16 if clusters <= 32767 else torch.int32
 
 
+_LOOKUP_CHUNK = 1 << 22  # codes converted to int32 at a time by _Lookup
+
+
 class _Lookup(torch.autograd.Function):
     """weight = [0, centroids...][codes]; the centroids' gradient is the sum of the weight
     gradients of each code (bincount: deterministic, unlike a scattered add)."""
@@ -275,13 +340,20 @@ class _Lookup(torch.autograd.Function):
         table = torch.cat([centroids.new_zeros(1), centroids])
         ctx.save_for_backward(codes)
         ctx.clusters = centroids.numel()
-        flat = torch.index_select(table, 0, codes.reshape(-1).to(torch.int32))
+        # index_select takes int32 / int64 indices: the codes are converted a chunk at a
+        # time (a whole fc6 of VGG-16 would be 411 MB of int32).
+        codes_flat = codes.reshape(-1)
+        flat = table.new_empty(codes_flat.numel())
+        for s in range(0, codes_flat.numel(), _LOOKUP_CHUNK):
+            torch.index_select(table, 0, codes_flat[s:s + _LOOKUP_CHUNK].to(torch.int32),
+                               out=flat[s:s + _LOOKUP_CHUNK])
         return flat.reshape(codes.shape)
 
     @staticmethod
     def backward(ctx, grad):
         (codes,) = ctx.saved_tensors
-        sums = torch.bincount(codes.reshape(-1).to(torch.int32), weights=grad.reshape(-1),
+        # bincount takes any integer type: no int32 copy of the codes.
+        sums = torch.bincount(codes.reshape(-1), weights=grad.reshape(-1),
                               minlength=ctx.clusters + 1)
         return sums[1:].to(grad.dtype), None
 
@@ -336,23 +408,36 @@ def share(model, name, clusters=8, *, method="optimal"):
         raise ValueError(f"'{name}' is already encoded: its codes are fixed")
     if current is not None:
         unshare(model, name)
-    value = _current_value(module, attr)
-    kept = (getattr(module, attr + "_mask") != 0) if _is_pruned(module, attr) else None
-    values = _to_numpy32(value)
-    kept_np = np.ones(values.shape, dtype=bool) if kept is None else kept.cpu().numpy()
-    codes_kept, centroids, squared_error = _wl.share_weights(values[kept_np], int(clusters),
-                                                             method)
-    codes = np.zeros(values.shape, dtype=np.int32)
-    codes[kept_np] = codes_kept
-    device, dtype = value.device, value.dtype
+    elif parametrize.is_parametrized(module, attr):
+        raise TypeError(f"'{name}' already has a parametrization of its own "
+                        f"({type(module.parametrizations[attr][0]).__name__}): remove it first")
+    pruned = _is_pruned(module, attr)
+    # Only the kept values are gathered (orig[mask]), never a dense orig * mask.
+    orig = getattr(module, attr + "_orig") if pruned else getattr(module, attr)
+    device, dtype, shape = orig.device, orig.dtype, tuple(orig.shape)
+    if pruned:
+        kept = getattr(module, attr + "_mask") != 0
+        values_kept = _to_numpy32(orig.detach()[kept])
+    else:
+        kept = None
+        values_kept = _to_numpy32(orig).reshape(-1)
+    del orig
+    codes_kept, centroids, squared_error = _wl.share_weights(values_kept, int(clusters), method)
+    del values_kept
+    # The codes are built in their own dtype (a byte for K <= 255), not as int32.
+    codes = torch.zeros(shape, dtype=_codes_dtype(len(centroids)))
+    if kept is None:
+        np.copyto(codes.numpy(), codes_kept.reshape(shape), casting="unsafe")
+    else:
+        codes.numpy()[kept.cpu().numpy()] = codes_kept
+    del codes_kept, kept
     _remember_plain_order(module)
-    if _is_pruned(module, attr):
-        torch_prune.remove(module, attr)
+    if pruned:
+        _detach_mask(module, attr)
     # The dense values are dropped: the weight is centroids[codes] from now on.
     module._parameters[attr] = nn.Parameter(torch.empty(0, dtype=dtype, device=device),
                                             requires_grad=False)
-    shared = SharedWeight(torch.from_numpy(codes).to(device, _codes_dtype(len(centroids))),
-                          torch.from_numpy(centroids).to(device, dtype))
+    shared = SharedWeight(codes.to(device), torch.from_numpy(centroids).to(device, dtype))
     parametrize.register_parametrization(module, attr, shared, unsafe=True)
     return float(squared_error)
 
@@ -368,10 +453,10 @@ def unshare(model, name):
         raise ValueError(f"'{name}' is encoded: its codes are fixed for good")
     with torch.no_grad():
         value = getattr(module, attr).detach().clone()
-    mask = (shared.codes != 0).to(value.dtype)
+    mask = shared.codes != 0
     parametrize.remove_parametrizations(module, attr, leave_parametrized=False)
     module._parameters[attr] = nn.Parameter(value)
-    torch_prune.custom_from_mask(module, attr, mask)
+    _attach_mask(module, attr, mask)
 
 
 # --- Encoding ------------------------------------------------------------------------
@@ -385,48 +470,71 @@ def _call(model, batch):
     return model(batch)
 
 
+class _StopForward(Exception):
+    """Raised by column_energy's hook once the layer's input is captured: the rest of the
+    forward is not needed."""
+
+
 def column_energy(model, name, calibration):
     """E[x_c^2] of each input column c of parameter `name`'s layer over a calibration
     batch (what cost='activation' weighs false positives by): the mean of the squared
     inputs of an nn.Linear over every leading dimension, or of the im2col rows of an
     nn.Conv1d / nn.Conv2d over examples and positions (zero padding; groups averaged). The
-    model runs once in eval mode without gradients. `calibration`: the input batch (a
-    tensor, a tuple of positional arguments or a dict of keyword arguments)."""
+    model runs in eval mode without gradients, up to the layer. `calibration`: the input
+    batch (a tensor, a tuple of positional arguments or a dict of keyword arguments)."""
     module, attr = _resolve(model, name)
     if attr != "weight" or not isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
         raise TypeError(f"'{name}': input energies are measured for the weight of nn.Linear, "
                         f"nn.Conv1d and nn.Conv2d, not of {type(module).__name__}; use "
                         "cost='squared_error'")
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)) and isinstance(module.padding, str):
+        raise TypeError(f"'{name}': padding='{module.padding}' is not supported by the "
+                        "activation cost; use cost='squared_error'")
     captured = []
-    handle = module.register_forward_hook(lambda m, inputs, out: captured.append(inputs[0]))
+
+    def capture(m, inputs):
+        captured.append(inputs[0])
+        raise _StopForward
+
+    handle = module.register_forward_pre_hook(capture)
     was_training = model.training
     try:
         model.eval()
         with torch.no_grad():
             _call(model, calibration)
+    except _StopForward:
+        pass
     finally:
         handle.remove()
         model.train(was_training)
     if not captured:
         raise ValueError(f"'{name}': the calibration batch never reached its module")
-    x = captured[0].detach().to(torch.float64)
+    x = captured[0].detach()
+    captured.clear()  # x is the only reference left
     if isinstance(module, nn.Linear):
-        energy = x.reshape(-1, x.shape[-1]).pow(2).mean(dim=0)
+        energy = x.to(torch.float64).reshape(-1, x.shape[-1]).pow(2).mean(dim=0)
+        return energy.to(torch.float32).cpu().numpy()
+    if isinstance(module, nn.Conv1d):
+        x = x.unsqueeze(-2)
+        kernel, dilation = (1,) + module.kernel_size, (1,) + module.dilation
+        padding, stride = (0,) + tuple(module.padding), (1,) + module.stride
     else:
-        if isinstance(module, nn.Conv1d):
-            x = x.unsqueeze(-2)
-            kernel, dilation = (1,) + module.kernel_size, (1,) + module.dilation
-            padding, stride = (0,) + tuple(module.padding), (1,) + module.stride
-        else:
-            kernel, dilation = module.kernel_size, module.dilation
-            padding, stride = module.padding, module.stride
-        if isinstance(padding, str):
-            raise TypeError(f"'{name}': padding='{padding}' is not supported by the activation "
-                            "cost; use cost='squared_error'")
-        cols = F.unfold(x, kernel, dilation=dilation, padding=padding, stride=stride)
-        per_group = cols.shape[1] // module.groups
-        cols = cols.reshape(cols.shape[0], module.groups, per_group, cols.shape[-1])
-        energy = cols.pow(2).mean(dim=(0, 1, 3))
+        kernel, dilation = module.kernel_size, module.dilation
+        padding, stride = module.padding, module.stride
+    # The mean of the squared im2col rows without building them (F.unfold of the first
+    # conv inputs of VGG-16 is 9x the activation, 0.9 GB in float64 for 2 images): the row
+    # of channel c and kernel offset (i, j) is the squared input of channel c at the
+    # positions i*dilation + stride*p of the zero-padded input.
+    x2 = F.pad(x.to(torch.float64).pow(2), (padding[1], padding[1], padding[0], padding[0]))
+    out_h = (x2.shape[2] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    out_w = (x2.shape[3] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    sums = x2.new_empty(x2.shape[1], kernel[0], kernel[1])
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            rows = x2[:, :, i * dilation[0]: i * dilation[0] + stride[0] * (out_h - 1) + 1: stride[0],
+                      j * dilation[1]: j * dilation[1] + stride[1] * (out_w - 1) + 1: stride[1]]
+            sums[:, i, j] = rows.sum(dim=(0, 2, 3))
+    energy = sums.reshape(module.groups, -1).sum(dim=0) / (x2.shape[0] * module.groups * out_h * out_w)
     return energy.to(torch.float32).cpu().numpy()
 
 
@@ -459,19 +567,28 @@ def encode(model, name, t=None, *, seeds=8, cost="activation", calibration=None,
             raise ValueError(f"'{name}': cost='activation' needs calibration=<a batch of "
                              "training inputs>; or pass cost='squared_error'")
         energy = column_energy(model, name, calibration)
-    old = shared.codes.cpu().numpy()
     centroids = _to_numpy32(shared.centroids)
-    layer = _wl.encode_codes(old, centroids, t=t, max_false_positive_rate=max_false_positive_rate,
-                             kind=kind, storage=storage, seeds=seeds, base_seed=base_seed,
-                             cost=cost, column_energy=energy, threads=threads)
+    # Kept weights decode to their own code, so the false positives of code c are
+    # count(new == c) - count(old == c): two bincounts of the codes buffer, with no
+    # full-size temporaries.
+    old_counts = torch.bincount(shared.codes.reshape(-1), minlength=len(centroids) + 1).cpu()
+    layer = _wl.encode_codes(shared.codes.cpu().numpy(), centroids, t=t,
+                             max_false_positive_rate=max_false_positive_rate, kind=kind,
+                             storage=storage, seeds=seeds, base_seed=base_seed, cost=cost,
+                             column_energy=energy, threads=threads)
     new = layer.codes()
     if check_ranks:
         _check_ranks_agree(name, new)
-    false_positives = (old == 0) & (new != 0)
-    shared.false_positive_counts = np.bincount(new[false_positives].astype(np.int64),
-                                               minlength=len(centroids) + 1)
     with torch.no_grad():
-        shared.codes.copy_(torch.from_numpy(new.astype(np.int32)))
+        if shared.codes.device.type == "cpu":  # in place, no copy in another dtype
+            np.copyto(shared.codes.numpy(), new, casting="unsafe")
+        else:
+            shared.codes.copy_(torch.from_numpy(new.astype(np.int32)))
+    del new
+    counts = torch.bincount(shared.codes.reshape(-1), minlength=len(centroids) + 1).cpu()
+    counts -= old_counts
+    counts[0] = 0
+    shared.false_positive_counts = counts.numpy().astype(np.int64)
     shared.encoded = layer
     return dict(layer.stats)
 
@@ -481,7 +598,8 @@ def _check_ranks_agree(name, codes):
 
     if not (dist.is_available() and dist.is_initialized()):
         return
-    digest = int.from_bytes(hashlib.blake2b(codes.tobytes(), digest_size=7).digest(), "little")
+    digest = int.from_bytes(hashlib.blake2b(memoryview(np.ascontiguousarray(codes)),
+                                            digest_size=7).digest(), "little")
     mine = torch.tensor([digest], dtype=torch.int64)
     lowest, highest = mine.clone(), mine.clone()
     dist.all_reduce(lowest, op=dist.ReduceOp.MIN)
@@ -663,7 +781,71 @@ def compress(model, plan, retrain, calibration=None, *, evaluate=None, prune_rou
 
 # --- Files ---------------------------------------------------------------------------
 
-_DENSE_DTYPES = {"float32", "float16", "bfloat16"}
+_DENSE_DTYPES = {"float32", "float16", "bfloat16", "int8"}
+
+
+def _dtype_rule(dtype):
+    """name -> stored dtype of a dense floating tensor: `dtype` is one dtype for all, or
+    a mapping from names or shell-style patterns ("*.bias") to dtypes, the first match
+    winning and the rest float32."""
+    rules = [("*", dtype)] if isinstance(dtype, str) else list(dict(dtype).items())
+    for pattern, d in rules:
+        if d not in _DENSE_DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DENSE_DTYPES)}, not {d!r}"
+                             + ("" if isinstance(dtype, str) else f" (for '{pattern}')"))
+
+    def rule(name):
+        for pattern, d in rules:
+            if fnmatch.fnmatchcase(name, pattern):
+                return d
+        return "float32"
+
+    return rule
+
+
+def _int8_scale(value):
+    """The writer's int8 scale: the largest finite magnitude maps to 127 (1 if none)."""
+    finite = value[torch.isfinite(value)].abs()
+    largest = finite.max() if finite.numel() else torch.zeros((), dtype=torch.float32)
+    return float(largest / 127) if float(largest) > 0 else 1.0
+
+
+def _stored_values(value, dtype):
+    """What a float32 tensor reads back as when stored as `dtype`, with the writer's
+    arithmetic (round to nearest even; int8: q = clamp(round(v / scale), -127, 127),
+    value = scale * q, so -0 reads back as +0)."""
+    v = value.detach().to(torch.float32)
+    if dtype == "float16":
+        return v.half().float()
+    if dtype == "bfloat16":
+        return v.bfloat16().float()
+    if dtype == "int8":
+        scale = torch.tensor(_int8_scale(v), dtype=torch.float32)
+        q = torch.clamp(torch.round(v / scale), -127, 127).to(torch.int8)
+        return scale * q.to(torch.float32)
+    return v
+
+
+def round_dense(model, dtype):
+    """Rounds, in place, every dense floating parameter and buffer of `model` that save()
+    would store with `dtype` (as save's dtype) to the value the file will hold, so that the
+    model evaluated before saving is exactly the model in the file (e.g. biases as int8).
+    Encoded and shared layers are untouched. Returns the names rounded."""
+    rule = _dtype_rule(dtype)
+    rounded = []
+    for prefix, module in _plain_modules(model):
+        for attr in _module_parameter_names(module) + list(module._buffers):
+            name = prefix + attr
+            if _shared(module, attr) is not None or attr.endswith("_mask"):
+                continue
+            target = getattr(module, attr + "_orig") if _is_pruned(module, attr) else \
+                getattr(module, attr, None)
+            if target is None or not target.is_floating_point() or rule(name) == "float32":
+                continue
+            with torch.no_grad():
+                target.copy_(_stored_values(target, rule(name)).to(target.dtype))
+            rounded.append(name)
+    return rounded
 
 
 def _plain_tensors(model):
@@ -688,13 +870,15 @@ def save(model, path, metadata=None, *, dtype="float32", producer_name="weightle
     """Writes every parameter and persistent buffer of `model` to a .wl file, atomically
     (nothing appears at `path` unless the whole file is written). Encoded layers are stored
     as their tables with the centroids as trained and their retrain record; every other
-    tensor dense, as `dtype` ('float32', or 'float16' / 'bfloat16' on request) when it is
-    floating point, else as float32 holding its exact values (integer and bool buffers,
-    whose dtype the file records). Tensors are named as in the plain model's state_dict.
+    tensor dense when it is floating point as `dtype`: 'float32', 'float16', 'bfloat16' or
+    'int8' (scale: largest magnitude / 127), or a mapping from names or shell patterns to
+    those (e.g. {'*.bias': 'int8'}; unmatched: float32); round_dense(model, dtype) first
+    makes the model in memory exactly the model in the file. Other tensors are stored as
+    float32 holding their exact values (integer and bool buffers, whose dtype the file
+    records). Tensors are named as in the plain model's state_dict.
     metadata: {key: str, int, float or bool}, stored as given. Returns {'file_bytes',
     'float32_bytes' (4 bytes per parameter), 'ratio'}."""
-    if dtype not in _DENSE_DTYPES:
-        raise ValueError(f"dtype must be one of {sorted(_DENSE_DTYPES)}, not {dtype!r}")
+    rule = _dtype_rule(dtype)
     metadata = dict(metadata or {})
     if _TORCH_METADATA_KEY in metadata:
         raise ValueError(f"metadata key '{_TORCH_METADATA_KEY}' is weightless.torch's own")
@@ -716,7 +900,13 @@ def save(model, path, metadata=None, *, dtype="float32", producer_name="weightle
             if value.dtype != torch.float32:
                 dtypes[name] = str(value.dtype).replace("torch.", "")
             if value.is_floating_point():
-                writer.add_tensor(name, _to_numpy32(value), dtype=dtype)
+                stored = rule(name)
+                values = _to_numpy32(value)
+                if stored == "int8":
+                    writer.add_tensor(name, values, dtype="int8",
+                                      int8_scale=_int8_scale(torch.from_numpy(values)))
+                else:
+                    writer.add_tensor(name, values, dtype=stored)
             else:
                 exact = value.detach().cpu().to(torch.float64)
                 stored = exact.to(torch.float32)
@@ -778,10 +968,11 @@ def load_checkpoint(model, state_dict):
             if _shared(module, attr) is None:
                 centroids = state_dict[key[: -len("codes")] + "centroids"]
                 _remember_plain_order(module)
-                if _is_pruned(module, attr):
-                    torch_prune.remove(module, attr)
-                old = getattr(module, attr)
-                module._parameters[attr] = nn.Parameter(old.new_empty(0), requires_grad=False)
+                pruned = _is_pruned(module, attr)
+                empty = getattr(module, attr + "_orig" if pruned else attr).new_empty(0)
+                if pruned:
+                    _detach_mask(module, attr)
+                module._parameters[attr] = nn.Parameter(empty, requires_grad=False)
                 parametrize.register_parametrization(
                     module, attr, SharedWeight(value.clone(), centroids.clone()), unsafe=True)
         elif key.endswith("_mask"):
@@ -790,5 +981,5 @@ def load_checkpoint(model, state_dict):
             attr = buffer[: -len("_mask")]
             if not _is_pruned(module, attr) and attr in module._parameters:
                 _remember_plain_order(module)
-                torch_prune.custom_from_mask(module, attr, value.clone())
+                _attach_mask(module, attr, value != 0)
     return model.load_state_dict(state_dict)

@@ -1,0 +1,696 @@
+# Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+"""The large-model check of weightless.torch: VGG-16 (torchvision, 138.36M parameters).
+
+torchvision.models.vgg16(weights=None), randomly initialised (no pretrained weights, no
+retraining: this measures time, memory, file size and exactness, not accuracy), then:
+
+  prune   every conv and fc weight by magnitude (weightless.torch.prune), with the kept
+          fractions of Han et al. 2015 / Deep Compression's VGG-16 (table KEEP below:
+          conv 22-58%, fc6 / fc7 4%, fc8 23%);
+  share   every weight (weightless.torch.share): K = 16 for conv, 8 for fc (--conv-k,
+          --fc-k), exact 1-D k-means;
+  encode  every weight (weightless.torch.encode): ribbon tables, t chosen from K
+          (max_false_positive_rate 0.06), `--seeds` seeds per layer (base seed = the layer's
+          index), cost 'squared_error' (default) or 'activation' (--cost activation, with a
+          random calibration batch of --calibration images);
+  save    weightless.torch.save (biases dense float32);
+  load    weightless.torch.load_state_dict into a fresh vgg16(), whose outputs on one random
+          2x3x224x224 batch must be bitwise identical to the compressed model's.
+
+Printed: each phase's wall time (torch.set_num_threads(--torch-threads), 2 by default), the
+resident memory after each phase (VmRSS) and each phase's peak (VmHWM, reset before each
+phase through /proc/self/clear_refs when the kernel allows it; the overall peak is the
+largest of them, what ru_maxrss reports without the resets) against the target of 3x the
+float32 model, the per-layer table and the whole-file ratio against float32 weights and
+biases. --json FILE writes all the figures.
+
+    PYTHONPATH=build/release/bindings/python /usr/bin/python3 bench/torch_vgg16.py \
+        --output /tmp/vgg16.wl --seeds 2 --threads 0 --json /tmp/vgg16.json
+
+--patched torch runs the same with the memory-saving variants of weightless.torch's prune,
+share, encode, _Lookup and column_energy defined below (monkeypatched; weightless.torch is not changed);
+--patched lean replaces the library's prune_by_magnitude by a lean stand-in giving the same
+masks (the proposed library change); --patched all does both. Compare the peaks.
+"""
+
+import argparse
+import gc
+import json
+import math
+import os
+import resource
+import sys
+import tempfile
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+import weightless as wl
+import weightless.torch as wlt
+
+# (plain name, layer label, kept fraction): Han et al. 2015, "Learning both Weights and
+# Connections for Efficient Neural Networks", Table 5 (VGG-16), the pruning Deep
+# Compression (Han et al. 2016) starts from: 7.5% of the weights kept overall.
+KEEP = [
+    ("features.0.weight", "conv1_1", 0.58),
+    ("features.2.weight", "conv1_2", 0.22),
+    ("features.5.weight", "conv2_1", 0.34),
+    ("features.7.weight", "conv2_2", 0.36),
+    ("features.10.weight", "conv3_1", 0.53),
+    ("features.12.weight", "conv3_2", 0.24),
+    ("features.14.weight", "conv3_3", 0.42),
+    ("features.17.weight", "conv4_1", 0.32),
+    ("features.19.weight", "conv4_2", 0.27),
+    ("features.21.weight", "conv4_3", 0.34),
+    ("features.24.weight", "conv5_1", 0.35),
+    ("features.26.weight", "conv5_2", 0.29),
+    ("features.28.weight", "conv5_3", 0.36),
+    ("classifier.0.weight", "fc6", 0.04),
+    ("classifier.3.weight", "fc7", 0.04),
+    ("classifier.6.weight", "fc8", 0.23),
+]
+
+MIB = 1024.0 * 1024.0
+
+
+# --- Memory --------------------------------------------------------------------------
+
+
+def _status_kib(*keys):
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in keys:
+                out[key] = int(rest.split()[0])
+    return out
+
+
+class Memory:
+    """VmRSS after each phase and each phase's peak VmHWM. When /proc/self/clear_refs
+    accepts '5' the high-water mark is reset at each phase's start, so a phase's VmHWM is
+    its own peak; the overall peak is kept here (the resets lower ru_maxrss too)."""
+
+    def __init__(self, reset=True):
+        self.reset = reset and self._try_reset()
+        self.overall_kib = _status_kib("VmHWM")["VmHWM"]
+
+    @staticmethod
+    def _try_reset():
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return True
+        except OSError:
+            return False
+
+    def start(self):
+        gc.collect()
+        self.overall_kib = max(self.overall_kib, _status_kib("VmHWM")["VmHWM"])
+        if self.reset:
+            self._try_reset()
+        return _status_kib("VmRSS")["VmRSS"]
+
+    def end(self):
+        s = _status_kib("VmRSS", "VmHWM")
+        self.overall_kib = max(self.overall_kib, s["VmHWM"])
+        gc.collect()
+        return _status_kib("VmRSS")["VmRSS"], s["VmHWM"]
+
+
+class Phases:
+    def __init__(self, memory):
+        self.memory = memory
+        self.rows = []
+
+    def run(self, name, fn):
+        before = self.memory.start()
+        t0 = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - t0
+        after, peak = self.memory.end()
+        row = {"phase": name, "seconds": seconds, "rss_before_mib": before / 1024.0,
+               "rss_after_mib": after / 1024.0, "peak_mib": peak / 1024.0,
+               "load_average": os.getloadavg()[0]}
+        self.rows.append(row)
+        print(f"  {name:<22} {seconds:8.2f} s   rss {before / 1024:7.0f} -> {after / 1024:7.0f} MiB"
+              f"   peak {peak / 1024:7.0f} MiB   load {row['load_average']:.2f}", flush=True)
+        return result
+
+
+# --- Memory-saving variants of weightless.torch (--patched) --------------------------
+#
+# The changes the report proposes for weightless.torch, as replacements of its functions
+# (they use its private helpers, and behave as it does otherwise), plus, with
+# --patched=all, a Python stand-in for the proposed lean prune_by_magnitude of the library
+# (same mask, bounded memory), to measure what each saves. weightless.torch itself is not
+# changed.
+
+def _patched_prune(model, keep, *, round=1, rounds=1, schedule="geometric"):
+    """prune() keeping 1 byte per weight instead of 12: a uint8 mask buffer (not bool:
+    torch.distributed's gloo cannot broadcast bool buffers), no second float32 mask held
+    by the CustomFromMask hook, no
+    torch.ones_like / default_mask * mask temporaries of torch_prune.custom_from_mask, and
+    module.<name> a view of weight_orig zeroed in place (orig * mask, what forward
+    recomputes) rather than a third dense copy."""
+    targets = []
+    for name, fraction in keep.items():
+        module, attr = wlt._resolve(model, name)
+        if wlt._shared(module, attr) is not None:
+            raise ValueError(f"'{name}' is already {wlt.state(model, name)}: prune before share")
+        fraction = float(fraction)
+        if not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"keep['{name}'] = {fraction}: a kept fraction is in [0, 1]")
+        targets.append((name, module, attr, wlt.keep_at_round(fraction, round, rounds, schedule)))
+    kept = {}
+    for name, module, attr, fraction in targets:
+        value = wlt._current_value(module, attr)
+        mask = torch.from_numpy(wlt._wl.prune_by_magnitude(wlt._to_numpy32(value), fraction))
+        del value
+        mask = mask.to(device=getattr(module, attr).device)  # uint8
+        if wlt._is_pruned(module, attr):
+            old = getattr(module, attr + "_mask")
+            old.mul_(mask)  # never revives a weight pruned before
+            mask = old
+        else:
+            wlt._remember_plain_order(module)
+            # torch_prune.custom_from_mask without its temporaries; the hook holds no mask
+            # of its own (its apply_mask reads module.<name>_mask).
+            orig = module._parameters.pop(attr)
+            module.register_parameter(attr + "_orig", orig)
+            module.register_buffer(attr + "_mask", mask)
+            method = _MaskHook(None)
+            method._tensor_name = attr
+            module.register_forward_pre_hook(method)
+        orig = getattr(module, attr + "_orig")
+        with torch.no_grad():
+            # Pruned weights are 0 in orig too (their gradient is 0). masked_fill_, not
+            # mul_: orig.mul_(uint8 mask) materializes the mask as float32.
+            orig.masked_fill_(mask == 0, 0)
+        # What forward will compute (orig * mask == orig now), visible before it runs;
+        # a plain tensor sharing orig's storage (a Parameter would be registered).
+        setattr(module, attr, orig.detach())
+        kept[name] = int(torch.count_nonzero(mask))
+    return kept
+
+
+def _mask_hook_class():
+    from torch.nn.utils import prune as torch_prune
+
+    class MaskHook(torch_prune.CustomFromMask):
+        """torch_prune.CustomFromMask whose forward computes orig.masked_fill(mask == 0, 0):
+        mask.to(float32) * orig would materialize a uint8 mask as float32."""
+
+        def apply_mask(self, module):
+            mask = getattr(module, self._tensor_name + "_mask")
+            orig = getattr(module, self._tensor_name + "_orig")
+            if not mask.is_floating_point():
+                return orig.masked_fill(mask == 0, 0)
+            return mask.to(dtype=orig.dtype) * orig
+
+    return MaskHook
+
+
+_MaskHook = _mask_hook_class()
+
+
+def _patched_share(model, name, clusters=8, *, method="optimal"):
+    """share() with no dense temporaries: the kept values gathered as orig[mask] (not a
+    dense orig * mask), the codes built in their final dtype (not int32) with mask != 0 as
+    the numpy index, and the pruning hook dropped without
+    torch_prune.remove's recomputed orig * mask."""
+    from torch import nn
+    from torch.nn.utils import parametrize
+    module, attr = wlt._resolve(model, name)
+    current = wlt._shared(module, attr)
+    if current is not None and current.encoded is not None:
+        raise ValueError(f"'{name}' is already encoded: its codes are fixed")
+    if current is not None:
+        wlt.unshare(model, name)
+    pruned = wlt._is_pruned(module, attr)
+    if pruned:
+        orig = getattr(module, attr + "_orig")
+        mask = getattr(module, attr + "_mask")
+        kept = mask != 0
+        values_kept = wlt._to_numpy32(orig.detach()[kept])
+    else:
+        orig = getattr(module, attr)
+        kept = None
+        values_kept = wlt._to_numpy32(orig).reshape(-1)
+    device, dtype, shape = orig.device, orig.dtype, tuple(orig.shape)
+    del orig
+    codes_kept, centroids, squared_error = wlt._wl.share_weights(values_kept, int(clusters),
+                                                                 method)
+    del values_kept
+    codes = torch.zeros(shape, dtype=wlt._codes_dtype(len(centroids)))
+    if kept is None:
+        np.copyto(codes.numpy(), codes_kept.reshape(shape), casting="unsafe")
+    else:
+        codes.numpy()[kept.cpu().numpy()] = codes_kept
+    del codes_kept, kept
+    wlt._remember_plain_order(module)
+    if pruned:
+        for k, hook in list(module._forward_pre_hooks.items()):
+            if isinstance(hook, torch_prune_base()) and hook._tensor_name == attr:
+                del module._forward_pre_hooks[k]
+        del module._parameters[attr + "_orig"]
+        del module._buffers[attr + "_mask"]
+        module.__dict__.pop(attr, None)
+    # The dense values are dropped: the weight is centroids[codes] from now on.
+    module._parameters[attr] = nn.Parameter(torch.empty(0, dtype=dtype, device=device),
+                                            requires_grad=False)
+    shared = wlt.SharedWeight(codes.to(device), torch.from_numpy(centroids).to(device, dtype))
+    parametrize.register_parametrization(module, attr, shared, unsafe=True)
+    return float(squared_error)
+
+
+def torch_prune_base():
+    from torch.nn.utils import prune as torch_prune
+    return torch_prune.BasePruningMethod
+
+
+def _patched_encode(model, name, t=None, *, seeds=8, cost="activation", calibration=None,
+                    kind="ribbon", storage="auto", max_false_positive_rate=0.06, base_seed=0,
+                    threads=0, check_ranks=True):
+    """encode() writing the decoded codes into the codes buffer in place (no int32 copy)
+    and counting the false positives per code as bincount(new) - bincount(old) (kept
+    weights decode to their own code) with torch.bincount on the 1-byte codes, instead of
+    three full-size bool arrays."""
+    module, attr = wlt._resolve(model, name)
+    shared = wlt._shared(module, attr)
+    if shared is None:
+        raise ValueError(f"'{name}' is {wlt.state(model, name)}: share it before encoding "
+                         "(weightless.torch.share)")
+    if shared.encoded is not None:
+        raise ValueError(f"'{name}' is already encoded")
+    energy = None
+    if cost == "activation":
+        if calibration is None:
+            raise ValueError(f"'{name}': cost='activation' needs calibration=<a batch of "
+                             "training inputs>; or pass cost='squared_error'")
+        energy = wlt.column_energy(model, name, calibration)
+    k1 = shared.centroids.numel() + 1
+    old_counts = torch.bincount(shared.codes.reshape(-1), minlength=k1).cpu()
+    centroids = wlt._to_numpy32(shared.centroids)
+    layer = wlt._wl.encode_codes(shared.codes.cpu().numpy(), centroids, t=t,
+                                 max_false_positive_rate=max_false_positive_rate, kind=kind,
+                                 storage=storage, seeds=seeds, base_seed=base_seed, cost=cost,
+                                 column_energy=energy, threads=threads)
+    new = layer.codes()
+    if check_ranks:
+        wlt._check_ranks_agree(name, new)
+    with torch.no_grad():
+        if shared.codes.device.type == "cpu":
+            np.copyto(shared.codes.numpy(), new, casting="unsafe")
+        else:
+            shared.codes.copy_(torch.from_numpy(new.astype(np.int32)))
+    del new
+    counts = torch.bincount(shared.codes.reshape(-1), minlength=k1).cpu() - old_counts
+    counts[0] = 0
+    shared.false_positive_counts = counts.numpy().astype(np.int64)
+    shared.encoded = layer
+    return dict(layer.stats)
+
+
+class _StopForward(Exception):
+    """Raised by column_energy's hook once the layer's input is captured: the rest of the
+    forward is not needed."""
+
+
+def _patched_column_energy(model, name, calibration):
+    """column_energy() with the forward stopped at the layer, and the im2col rows' mean
+    computed from strided slices of the squared input, not from F.unfold (same values,
+    bitwise). Its docstring:
+
+    E[x_c^2] of each input column c of parameter `name`'s layer over a calibration
+    batch (what cost='activation' weighs false positives by): the mean of the squared
+    inputs of an nn.Linear over every leading dimension, or of the im2col rows of an
+    nn.Conv1d / nn.Conv2d over examples and positions (zero padding; groups averaged). The
+    model runs in eval mode without gradients, up to the layer. `calibration`: the input
+    batch (a tensor, a tuple of positional arguments or a dict of keyword arguments)."""
+    module, attr = wlt._resolve(model, name)
+    if attr != "weight" or not isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+        raise TypeError(f"'{name}': input energies are measured for the weight of nn.Linear, "
+                        f"nn.Conv1d and nn.Conv2d, not of {type(module).__name__}; use "
+                        "cost='squared_error'")
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)) and isinstance(module.padding, str):
+        raise TypeError(f"'{name}': padding='{module.padding}' is not supported by the "
+                        "activation cost; use cost='squared_error'")
+    captured = []
+
+    def capture(m, inputs):
+        captured.append(inputs[0])
+        raise _StopForward
+
+    handle = module.register_forward_pre_hook(capture)
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            wlt._call(model, calibration)
+    except _StopForward:
+        pass
+    finally:
+        handle.remove()
+        model.train(was_training)
+    if not captured:
+        raise ValueError(f"'{name}': the calibration batch never reached its module")
+    x = captured[0].detach()
+    captured.clear()  # x is the only reference left
+    if isinstance(module, nn.Linear):
+        energy = x.to(torch.float64).reshape(-1, x.shape[-1]).pow(2).mean(dim=0)
+        return energy.to(torch.float32).cpu().numpy()
+    if isinstance(module, nn.Conv1d):
+        x = x.unsqueeze(-2)
+        kernel, dilation = (1,) + module.kernel_size, (1,) + module.dilation
+        padding, stride = (0,) + tuple(module.padding), (1,) + module.stride
+    else:
+        kernel, dilation = module.kernel_size, module.dilation
+        padding, stride = module.padding, module.stride
+    # The mean of the squared im2col rows without building them (F.unfold of the first
+    # conv inputs of VGG-16 is 9x the activation, 0.9 GB in float64 for 2 images): the row
+    # of channel c and kernel offset (i, j) is the squared input of channel c at the
+    # positions i*dilation + stride*p of the zero-padded input.
+    x2 = F.pad(x.to(torch.float64).pow(2), (padding[1], padding[1], padding[0], padding[0]))
+    out_h = (x2.shape[2] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
+    out_w = (x2.shape[3] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
+    sums = x2.new_empty(x2.shape[1], kernel[0], kernel[1])
+    for i in range(kernel[0]):
+        for j in range(kernel[1]):
+            rows = x2[:, :, i * dilation[0]: i * dilation[0] + stride[0] * (out_h - 1) + 1: stride[0],
+                      j * dilation[1]: j * dilation[1] + stride[1] * (out_w - 1) + 1: stride[1]]
+            sums[:, i, j] = rows.sum(dim=(0, 2, 3))
+    energy = sums.reshape(module.groups, -1).sum(dim=0) / (x2.shape[0] * module.groups * out_h * out_w)
+    return energy.to(torch.float32).cpu().numpy()
+
+
+_LOOKUP_CHUNK = 1 << 22  # codes converted to int32 at a time
+
+
+def _patched_lookup_forward(ctx, centroids, codes):
+    """_Lookup.forward converting the codes to int32 (index_select's index type) a chunk
+    at a time into the output, not the whole layer at once."""
+    table = torch.cat([centroids.new_zeros(1), centroids])
+    ctx.save_for_backward(codes)
+    ctx.clusters = centroids.numel()
+    flat_codes = codes.reshape(-1)
+    out = torch.empty(flat_codes.numel(), dtype=table.dtype, device=table.device)
+    for s in range(0, flat_codes.numel(), _LOOKUP_CHUNK):
+        torch.index_select(table, 0, flat_codes[s:s + _LOOKUP_CHUNK].to(torch.int32),
+                           out=out[s:s + _LOOKUP_CHUNK])
+    return out.reshape(codes.shape)
+
+
+def _patched_lookup_backward(ctx, grad):
+    """_Lookup.backward with torch.bincount on the codes as they are (any integer type)."""
+    (codes,) = ctx.saved_tensors
+    sums = torch.bincount(codes.reshape(-1), weights=grad.reshape(-1),
+                          minlength=ctx.clusters + 1)
+    return sums[1:].to(grad.dtype), None
+
+
+def lean_prune_by_magnitude(weights, keep, chunk=1 << 22):
+    """The mask of weightless.prune_by_magnitude (the round(keep * n) weights of largest
+    magnitude, ties to the lower flat index) by a radix select on the magnitudes' float32
+    bits, in chunks: O(n) time and O(chunk) memory besides the n-byte mask, where the
+    library copies the weights (4 B/weight, the binding) and sorts uint32 indices (4 B/weight,
+    nth_element). A stand-in for the proposed library change, to measure it."""
+    w = np.ascontiguousarray(weights, dtype=np.float32)
+    flat = w.reshape(-1).view(np.uint32)
+    n = flat.size
+    keep = float(keep)
+    if not 0.0 <= keep <= 1.0:
+        raise ValueError(f"keep fraction {keep}: must be in [0, 1]")
+    k = int(math.floor(keep * n + 0.5))  # std::llround
+    mask = np.zeros(w.shape, dtype=np.uint8)
+    if k == 0:
+        return mask
+    out = mask.reshape(-1)
+
+    def bits(s):
+        return flat[s:s + chunk] & np.uint32(0x7FFFFFFF)
+
+    hist = np.zeros(1 << 16, dtype=np.int64)
+    for s in range(0, n, chunk):
+        b = bits(s)
+        if int(b.max()) >= 0x7F800000:
+            bad = s + int(np.flatnonzero(b >= 0x7F800000)[0])
+            raise ValueError(f"weight at index {bad} is not finite")
+        hist += np.bincount(b >> np.uint32(16), minlength=1 << 16)
+    above = np.cumsum(hist[::-1])[::-1]  # above[h] = count with high bits >= h
+    high = int(np.flatnonzero(above >= k)[-1])
+    greater = int(above[high + 1]) if high + 1 < (1 << 16) else 0
+    hist_low = np.zeros(1 << 16, dtype=np.int64)
+    for s in range(0, n, chunk):
+        b = bits(s)
+        sel = b[(b >> np.uint32(16)) == high] & np.uint32(0xFFFF)
+        hist_low += np.bincount(sel, minlength=1 << 16)
+    above_low = np.cumsum(hist_low[::-1])[::-1] + greater
+    low = int(np.flatnonzero(above_low >= k)[-1])
+    threshold = np.uint32((high << 16) | low)
+    need = k - (int(above_low[low + 1]) if low + 1 < (1 << 16) else greater)  # ties kept
+    for s in range(0, n, chunk):
+        b = bits(s)
+        o = out[s:s + chunk]
+        np.greater(b, threshold, out=o, casting="unsafe")
+        if need > 0:
+            ties = np.flatnonzero(b == threshold)[:need]
+            o[ties] = 1
+            need -= len(ties)
+    return mask
+
+
+def apply_patches(which):
+    """which: 'torch' (the weightless.torch changes), 'lean' (only the lean pruning stand-in)
+    or 'all' (both)."""
+    applied = []
+    if which in ("torch", "all"):
+        wlt.prune = _patched_prune
+        wlt.share = _patched_share
+        wlt.encode = _patched_encode
+        wlt._Lookup.forward = staticmethod(_patched_lookup_forward)
+        wlt._Lookup.backward = staticmethod(_patched_lookup_backward)
+        wlt.column_energy = _patched_column_energy
+        applied += ["prune", "share", "encode", "_Lookup", "column_energy"]
+    if which in ("lean", "all"):
+        wlt._wl = _LeanLibrary(wlt._wl)
+        applied.append("lean prune_by_magnitude")
+    return applied
+
+
+class _LeanLibrary:
+    """weightless with prune_by_magnitude replaced by lean_prune_by_magnitude."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+    prune_by_magnitude = staticmethod(lean_prune_by_magnitude)
+
+
+# --- The benchmark -------------------------------------------------------------------
+
+
+def _output(model, batch):
+    model.eval()
+    with torch.no_grad():
+        return model(batch)
+
+
+def _file_table(path):
+    """{name: (shape, storage, stored bytes)} of the file's tensors, as a reader sees them."""
+    out = {}
+    with wl.open(path) as f:
+        for t in f:
+            out[t.name] = (tuple(t.shape), t.storage, int(t.section["stored_bytes"]))
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", default=os.path.join(tempfile.gettempdir(), "vgg16.wl"),
+                        help="the .wl file written (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="encoder threads (0: one per hardware thread)")
+    parser.add_argument("--torch-threads", type=int, default=2)
+    parser.add_argument("--seeds", type=int, default=2, help="seeds tried per layer")
+    parser.add_argument("--conv-k", type=int, default=16)
+    parser.add_argument("--fc-k", type=int, default=8)
+    parser.add_argument("--cost", choices=["squared_error", "activation"], default="squared_error")
+    parser.add_argument("--calibration", type=int, default=2,
+                        help="images in the random calibration batch (cost='activation')")
+    parser.add_argument("--batch", type=int, default=2, help="images in the check batch")
+    parser.add_argument("--json", metavar="FILE", help="writes the figures as JSON")
+    parser.add_argument("--patched", choices=["none", "torch", "lean", "all"], default="none",
+                        help="monkeypatch weightless.torch with this script's memory-saving "
+                             "variants: 'torch' its functions, 'lean' a lean "
+                             "prune_by_magnitude, 'all' both (see apply_patches)")
+    parser.add_argument("--no-hwm-reset", action="store_true",
+                        help="do not reset VmHWM per phase (then ru_maxrss is the overall peak)")
+    parser.add_argument("--keep-file", action="store_true", help="do not delete --output")
+    args = parser.parse_args(argv)
+
+    torch.set_num_threads(args.torch_threads)
+    patched = apply_patches(args.patched) if args.patched != "none" else []
+    memory = Memory(reset=not args.no_hwm_reset)
+    phases = Phases(memory)
+    imported_kib = _status_kib("VmRSS")["VmRSS"]
+    print(f"weightless {wl.__version__}, torch {torch.__version__} ({torch.get_num_threads()} "
+          f"threads), torchvision {torchvision.__version__}, {os.cpu_count()} cpus, load "
+          f"{'/'.join(f'{x:.2f}' for x in os.getloadavg())}"
+          f"{', PATCHED: ' + ', '.join(patched) if patched else ''}")
+    print(f"rss after imports {imported_kib / 1024:.0f} MiB; VmHWM reset per phase: "
+          f"{memory.reset}")
+
+    torch.manual_seed(0)
+    model = phases.run("build vgg16", lambda: torchvision.models.vgg16(weights=None))
+    params = sum(p.numel() for p in model.parameters())
+    float32_bytes = 4 * params
+    target_bytes = 3 * float32_bytes
+    print(f"vgg16: {params} parameters, float32 {float32_bytes / 1e6:.1f} MB; memory target "
+          f"< 3x = {target_bytes / 1e6:.0f} MB ({target_bytes / MIB:.0f} MiB)")
+    generator = torch.Generator().manual_seed(1)
+    batch = torch.randn(args.batch, 3, 224, 224, generator=generator)
+    calibration = None
+    if args.cost == "activation":
+        calibration = torch.randn(args.calibration, 3, 224, 224, generator=generator)
+    dense_out = phases.run("forward dense", lambda: _output(model, batch))
+
+    names = [n for n, _, _ in KEEP]
+    labels = {n: l for n, l, _ in KEEP}
+    clusters = {n: (args.fc_k if n.startswith("classifier") else args.conv_k) for n in names}
+    keep = {n: k for n, _, k in KEEP}
+    assert set(names) == {n for n, p in model.named_parameters() if n.endswith("weight")}
+
+    kept = phases.run("prune", lambda: wlt.prune(model, keep))
+
+    share_seconds = {}
+
+    def share_all():
+        for n in names:
+            t0 = time.perf_counter()
+            wlt.share(model, n, clusters[n])
+            share_seconds[n] = time.perf_counter() - t0
+    phases.run("share", share_all)
+
+    encode_seconds, stats = {}, {}
+
+    def encode_all():
+        for index, n in enumerate(names):
+            t0 = time.perf_counter()
+            stats[n] = wlt.encode(model, n, seeds=args.seeds, cost=args.cost,
+                                  calibration=calibration, base_seed=index,
+                                  threads=args.threads)
+            encode_seconds[n] = time.perf_counter() - t0
+    phases.run(f"encode ({args.cost})", encode_all)
+
+    compressed_out = phases.run("forward compressed", lambda: _output(model, batch))
+    saved = phases.run("save", lambda: wlt.save(model, args.output,
+                                                metadata={"architecture": "vgg16"}))
+    model = None  # the compressed model is not needed any more: the file is
+    gc.collect()
+    fresh = phases.run("fresh vgg16", lambda: torchvision.models.vgg16(weights=None))
+
+    def load():
+        fresh.load_state_dict(wlt.load_state_dict(args.output))
+    phases.run("load", load)
+    loaded_out = phases.run("forward loaded", lambda: _output(fresh, batch))
+
+    identical = torch.equal(compressed_out, loaded_out)
+    max_diff = float((compressed_out - loaded_out).abs().max())
+    dense_diff = float((compressed_out - dense_out).abs().max())
+
+    # Per-layer table.
+    file_tensors = _file_table(args.output)
+    layers = []
+    header = (f"{'layer':<8} {'shape':<18} {'weights':>10} {'kept':>9} {'keep':>6} {'K':>3} "
+              f"{'t':>3} {'storage':>12} {'FPs':>9} {'FP rate':>8} {'bytes':>10} {'ratio':>7} "
+              f"{'share s':>7} {'enc s':>6}")
+    print("\n" + header)
+    for n in names:
+        s = stats[n]
+        shape = "x".join(str(d) for d in file_tensors[n][0])
+        row = {"name": n, "layer": labels[n], "shape": shape, "weights": s["weights"],
+               "kept": s["kept"], "keep": keep[n], "K": s["clusters"], "t": s["value_bits"],
+               "storage": file_tensors[n][1], "stored_bytes": file_tensors[n][2],
+               "false_positives": s["false_positives"],
+               "false_positive_rate": s["false_positive_rate"],
+               "bytes": math.ceil(s["bits"] / 8), "ratio": s["compression_ratio"],
+               "chosen_seed": s["chosen_seed"], "share_seconds": share_seconds[n],
+               "encode_seconds": encode_seconds[n]}
+        assert row["kept"] == kept[n], (n, row["kept"], kept[n])
+        layers.append(row)
+        print(f"{labels[n]:<8} {shape:<18} {row['weights']:>10} {row['kept']:>9} "
+              f"{100 * keep[n]:>5.0f}% {row['K']:>3} {row['t']:>3} {str(row['storage']):>12} "
+              f"{row['false_positives']:>9} {100 * row['false_positive_rate']:>7.3f}% "
+              f"{row['stored_bytes']:>10} {row['ratio']:>6.1f}x {share_seconds[n]:>7.2f} "
+              f"{encode_seconds[n]:>6.2f}")
+    weights = sum(l["weights"] for l in layers)
+    kept_total = sum(l["kept"] for l in layers)
+    weight_bytes = sum(l["stored_bytes"] for l in layers)
+    print(f"{'weights':<8} {'':<18} {weights:>10} {kept_total:>9} "
+          f"{100 * kept_total / weights:>5.1f}% {'':>3} {'':>3} {'':>12} "
+          f"{sum(l['false_positives'] for l in layers):>9} {'':>8} {weight_bytes:>10} "
+          f"{4 * weights / weight_bytes:>6.1f}x")
+
+    file_bytes = saved["file_bytes"]
+    assert file_bytes == os.path.getsize(args.output)
+    print(f"\nfile {args.output}: {file_bytes} bytes ({file_bytes / 1e6:.2f} MB); float32 weights "
+          f"and biases {saved['float32_bytes']} bytes: whole-file ratio {saved['ratio']:.1f}x")
+    print(f"outputs of the loaded model vs the compressed model ({args.batch}x3x224x224): "
+          f"{'bitwise identical' if identical else 'DIFFER, max |diff| %g' % max_diff}; vs the "
+          f"dense model: max |diff| {dense_diff:.3g} (no retraining)")
+
+    print("\n" + f"{'phase':<22} {'seconds':>8} {'rss after':>10} {'peak':>8}  (MiB)")
+    total = 0.0
+    for r in phases.rows:
+        total += r["seconds"]
+        print(f"{r['phase']:<22} {r['seconds']:>8.2f} {r['rss_after_mib']:>10.0f} "
+              f"{r['peak_mib']:>8.0f}")
+    core = [r for r in phases.rows if r["phase"].split()[0] in
+            ("prune", "share", "encode", "save", "load")]
+    core_seconds = sum(r["seconds"] for r in core)
+    overall_kib = max(memory.overall_kib, _status_kib("VmHWM")["VmHWM"])
+    ru_maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    within = overall_kib * 1024 < target_bytes
+    print(f"{'total':<22} {total:>8.2f}   (prune+share+encode+save+load {core_seconds:.2f} s)")
+    print(f"peak resident memory {overall_kib / 1024:.0f} MiB ({overall_kib * 1024 / 1e6:.0f} MB)"
+          f" = {overall_kib * 1024 / float32_bytes:.2f}x the float32 model; target < 3x "
+          f"({target_bytes / 1e6:.0f} MB): {'MET' if within else 'EXCEEDED'}"
+          f"; without the {imported_kib / 1024:.0f} MiB of the imports "
+          f"{(overall_kib - imported_kib) * 1024 / float32_bytes:.2f}x")
+    print(f"ru_maxrss {ru_maxrss / 1024:.0f} MiB"
+          f"{' (since the last VmHWM reset)' if memory.reset else ''}; load average "
+          f"{'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+    figures = {
+        "versions": {"weightless": wl.__version__, "torch": torch.__version__,
+                     "torchvision": torchvision.__version__},
+        "options": vars(args), "cpus": os.cpu_count(), "parameters": params,
+        "float32_bytes": float32_bytes, "target_bytes": target_bytes,
+        "rss_after_imports_mib": imported_kib / 1024, "phases": phases.rows,
+        "total_seconds": total, "core_seconds": core_seconds,
+        "peak_rss_mib": overall_kib / 1024, "peak_over_float32": overall_kib * 1024 / float32_bytes,
+        "within_target": within, "ru_maxrss_mib": ru_maxrss / 1024,
+        "file_bytes": file_bytes, "file_float32_bytes": saved["float32_bytes"],
+        "file_ratio": saved["ratio"], "weights_bytes": weight_bytes, "kept": kept_total,
+        "weights": weights, "outputs_identical": identical, "outputs_max_diff": max_diff,
+        "dense_vs_compressed_max_diff": dense_diff, "layers": layers,
+        "load_average_end": os.getloadavg(),
+    }
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(figures, f, indent=1)
+    if not args.keep_file:
+        os.remove(args.output)
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
