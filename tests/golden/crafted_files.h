@@ -54,6 +54,113 @@ inline size_t TensorNamed(const fb::IndexT& index, const std::string& name) {
   std::abort();
 }
 
+// Inserts `count` zero bytes at file offset `at` (at or before the index): sections
+// from `at` on move by `count`, and so does the index (stored uncompressed).
+inline std::vector<uint8_t> WithZerosInserted(const std::vector<uint8_t>& file, uint64_t at,
+                                              uint64_t count) {
+  std::unique_ptr<fb::IndexT> index = testing_util::UnpackIndex(file);
+  for (fb::SectionRef& s : index->sections) {
+    if (s.offset() >= at) s.mutate_offset(s.offset() + count);
+  }
+  const uint64_t index_offset = TrailerField(file, 0);
+  std::vector<uint8_t> moved(file.begin(), file.begin() + static_cast<long>(at));
+  moved.insert(moved.end(), count, 0);
+  moved.insert(moved.end(), file.begin() + static_cast<long>(at),
+               file.begin() + static_cast<long>(index_offset));
+  // A placeholder trailer, from which ReplaceIndexBytes takes the index offset and features.
+  container::Trailer trailer;
+  trailer.index_offset = index_offset + count;
+  trailer.required_features = TrailerField(file, 3);
+  uint8_t t[container::kTrailerSize];
+  trailer.EncodeTo(t);
+  moved.insert(moved.end(), t, t + sizeof t);
+  return testing_util::ReplaceIndexBytes(moved, testing_util::PackIndex(*index));
+}
+
+// An empty skippable zstd frame (magic 0x184D2A50, length 0): ZSTD_decompress skips it,
+// so data followed by it decompresses as before; the format allows nothing after a frame.
+constexpr uint8_t kSkippableFrame[8] = {0x50, 0x2A, 0x4D, 0x18, 0, 0, 0, 0};
+
+// A file of one dense float32 tensor "z" of 256 values, stored with zstd.
+inline std::vector<uint8_t> ZstdDenseFile() {
+  testing_util::VectorOutputStream stream;
+  auto w = Writer::ToStream(&stream);
+  std::vector<float> v(256);
+  for (size_t k = 0; k < v.size(); ++k) v[k] = static_cast<float>(k % 7);
+  if (!w.ok() || !(*w)->AddDense("z", {256}, v.data(), DType::kFloat32, Codec::kZstd).ok() ||
+      !(*w)->Finish().ok()) {
+    std::abort();
+  }
+  return stream.bytes;
+}
+
+// A file of one ribbon layer "fc" (30x10, every 5th weight kept) in 3 shards of 100.
+inline std::vector<uint8_t> ThreeShardFile() {
+  std::vector<uint64_t> keys;
+  std::vector<uint16_t> codes;
+  for (uint64_t i = 0; i < 300; i += 5) {
+    keys.push_back(i);
+    codes.push_back(static_cast<uint16_t>(1 + i % 3));
+  }
+  RetrievalOptions options;
+  options.kind = RetrievalKind::kRibbon;
+  options.value_bits = 4;
+  options.seed = 7;
+  options.shard_span = 100;
+  auto table = RetrievalTable::Build(300, keys.data(), codes.data(), keys.size(), options);
+  testing_util::VectorOutputStream stream;
+  auto w = Writer::ToStream(&stream);
+  if (!table.ok() || table->view().shard_count() != 3 || !w.ok() ||
+      !(*w)->AddRetrievalLayer("fc", {30, 10}, *table, {0.5f, -0.5f, 0.25f}).ok() ||
+      !(*w)->Finish().ok()) {
+    std::abort();
+  }
+  return stream.bytes;
+}
+
+// Section i's stored bytes.
+inline std::vector<uint8_t> SectionBytes(const std::vector<uint8_t>& file, size_t i) {
+  const fb::SectionRef s = testing_util::UnpackIndex(file)->sections[i];
+  return std::vector<uint8_t>(file.begin() + static_cast<long>(s.offset()),
+                              file.begin() + static_cast<long>(s.offset() + s.size()));
+}
+
+// An index for ZstdDenseFile() whose one tensor's shape, a [ulong] vector {256}, has its
+// elements at 4 mod 8 from the start of the index: the FlatBuffers 2.0.8 Verifier
+// accepts it (it checks only the 4-byte length's alignment); the format does not. The
+// vector is carved out of a [uint] vector {1, lo, hi, pad...}, and the trailing pad
+// word is chosen so that the elements land misaligned.
+inline std::vector<uint8_t> IndexWithMisalignedShape(const fb::SectionRef& section) {
+  for (size_t pad = 0; pad < 2; ++pad) {
+    flatbuffers::FlatBufferBuilder b;
+    std::vector<uint32_t> words = {1, 256, 0};  // length 1; the element 256 (lo, hi)
+    words.resize(3 + pad, 0);
+    const auto carrier = b.CreateVector(words);
+    // Builder offsets count from the buffer's end: the fake vector starts one word after
+    // the carrier's length field.
+    const flatbuffers::Offset<flatbuffers::Vector<uint64_t>> shape(carrier.o - 4);
+    const auto name = b.CreateString("w");
+    const auto sections = b.CreateVectorOfStructs(&section, 1);
+    fb::TensorBuilder tb(b);
+    tb.add_name(name);
+    tb.add_shape(shape);
+    tb.add_storage(fb::Storage::Dense);
+    tb.add_dtype(fb::DType::Float32);
+    const auto tensor = tb.Finish();
+    const auto tensors = b.CreateVector(&tensor, 1);
+    const auto zstd = fb::CreateRequiredFeatureDirect(b, 0, "zstd");
+    fb::FinishIndexBuffer(b, fb::CreateIndex(b, kFormatMajor, kFormatMinor, 0, sections, tensors, 0,
+                                             b.CreateVector(&zstd, 1)));
+    const uint8_t* buffer = b.GetBufferPointer();
+    // Read the element with LoadLE64: a misaligned Get(0) would be undefined behaviour.
+    const auto* dims = fb::GetIndex(buffer)->tensors()->Get(0)->shape();
+    if (dims->size() == 1 && LoadLE64(dims->Data()) == 256 && (dims->Data() - buffer) % 8 == 4) {
+      return std::vector<uint8_t>(buffer, buffer + b.GetSize());
+    }
+  }
+  std::abort();
+}
+
 // name -> file bytes; the name's prefix before "__" is the expected FileErrorName.
 inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
   const std::vector<uint8_t> good = SampleFile();
@@ -199,15 +306,22 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
     idx.tensors[TensorNamed(idx, "fc1")]->retrieval->seed ^= 1;
   });
   {
-    // A retrieval section whose shard directory points past its cells (checksum fixed).
-    std::unique_ptr<fb::IndexT> idx = testing_util::UnpackIndex(good);
-    const size_t i = TensorNamed(*idx, "fc2");
-    const fb::SectionRef& s = idx->sections[i];
-    std::vector<uint8_t> payload(good.begin() + static_cast<long>(s.offset()),
-                                 good.begin() + static_cast<long>(s.offset() + s.size()));
-    payload[40 + 8] = 0xFF;  // shard 1's cell_begin
+    // A one-shard bloomier section whose terminal directory entry claims 65535 cells
+    // (a valid count: non-decreasing, a multiple of 3), while the section holds the
+    // cells of the original 66: the section size is not exact (checksum fixed).
+    const size_t i = TensorNamed(*testing_util::UnpackIndex(good), "fc2");
+    std::vector<uint8_t> payload = SectionBytes(good, i);
+    payload[40 + 8] = 0xFF;  // the terminal entry's total_cells
     payload[40 + 9] = 0xFF;
-    out["bad_encoding__shard_directory_out_of_order"] = WithSectionBytes(good, i, payload);
+    out["bad_encoding__table_size_not_exact"] = WithSectionBytes(good, i, payload);
+  }
+  {
+    // A three-shard ribbon section whose shard 1 starts after shard 2: the directory's
+    // cell_begin values decrease, while total cells and size stay exact (checksum fixed).
+    const std::vector<uint8_t> file = ThreeShardFile();
+    std::vector<uint8_t> payload = SectionBytes(file, 0);
+    StoreLE32(payload.data() + 40 + 8, LoadLE32(payload.data() + 40 + 16) + 1);
+    out["bad_encoding__shard_directory_out_of_order"] = WithSectionBytes(file, 0, payload);
   }
   out["bad_section_reference__section_5"] =
       WithIndex(good, [](fb::IndexT& idx) { idx.tensors[0]->section = 5; });
@@ -216,25 +330,71 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
       if (m->type == fb::MetadataType::String) m->string_value.clear();
     }
   });
+  const std::vector<uint8_t> zstd_file = ZstdDenseFile();
   {
     // A dense tensor stored with zstd whose frame is damaged (checksum fixed).
-    testing_util::VectorOutputStream stream;
-    auto w = Writer::ToStream(&stream);
-    std::vector<float> v(256);
-    for (size_t k = 0; k < v.size(); ++k) v[k] = static_cast<float>(k % 7);
-    if (!w.ok() || !(*w)->AddDense("z", {256}, v.data(), DType::kFloat32, Codec::kZstd).ok() ||
-        !(*w)->Finish().ok()) {
-      std::abort();
-    }
-    const std::vector<uint8_t> file = stream.bytes;
-    std::unique_ptr<fb::IndexT> idx = testing_util::UnpackIndex(file);
-    const fb::SectionRef& s = idx->sections[0];
-    std::vector<uint8_t> payload(file.begin() + static_cast<long>(s.offset()),
-                                 file.begin() + static_cast<long>(s.offset() + s.size()));
+    std::vector<uint8_t> payload = SectionBytes(zstd_file, 0);
     // Byte 5 is the frame's content size (single-segment frame without dictionary):
     // the frame now declares a size other than raw_size.
     payload[5] ^= 0x01;
-    out["codec_error__damaged_zstd_frame"] = WithSectionBytes(file, 0, payload);
+    out["codec_error__damaged_zstd_frame"] = WithSectionBytes(zstd_file, 0, payload);
+  }
+  {
+    // The same section followed by an empty skippable frame, in what was its padding
+    // (size and checksum fixed): one frame and nothing after it is the rule.
+    std::unique_ptr<fb::IndexT> idx = testing_util::UnpackIndex(zstd_file);
+    fb::SectionRef& s = idx->sections[0];
+    if (s.offset() + s.size() + sizeof kSkippableFrame > TrailerField(zstd_file, 0)) std::abort();
+    std::vector<uint8_t> f = zstd_file;
+    std::copy(std::begin(kSkippableFrame), std::end(kSkippableFrame),
+              f.begin() + static_cast<long>(s.offset() + s.size()));
+    s.mutate_size(s.size() + sizeof kSkippableFrame);
+    s.mutate_checksum(container::Checksum(f.data() + s.offset(), s.size()));
+    out["codec_error__section_frame_followed_by_skippable_frame"] =
+        testing_util::ReplaceIndexBytes(f, testing_util::PackIndex(*idx));
+  }
+  {
+    // The compressed index followed by an empty skippable frame (size and checksums fixed).
+    const uint64_t offset = TrailerField(good, 0), size = TrailerField(good, 1);
+    std::vector<uint8_t> f(good.begin(), good.begin() + static_cast<long>(offset + size));
+    f.insert(f.end(), std::begin(kSkippableFrame), std::end(kSkippableFrame));
+    f.insert(f.end(), good.end() - container::kTrailerSize, good.end());
+    uint8_t* t = f.data() + f.size() - container::kTrailerSize;
+    StoreLE64(t + 8, size + sizeof kSkippableFrame);
+    StoreLE64(t + 16, container::Checksum(f.data() + offset, size + sizeof kSkippableFrame));
+    ResealTrailer(&f);
+    out["codec_error__index_frame_followed_by_skippable_frame"] = f;
+  }
+  {
+    // index_offset 8 past a multiple of 64, the index still ending at the trailer.
+    auto f = good;
+    uint8_t* t = f.data() + f.size() - container::kTrailerSize;
+    StoreLE64(t, TrailerField(good, 0) + 8);
+    StoreLE64(t + 8, TrailerField(good, 1) - 8);
+    ResealTrailer(&f);
+    out["index_out_of_bounds__offset_not_multiple_of_64"] = f;
+  }
+  out["index_invalid__shape_elements_misaligned"] = testing_util::ReplaceIndexBytes(
+      zstd_file, IndexWithMisalignedShape(testing_util::UnpackIndex(zstd_file)->sections[0]));
+  out["index_invalid__format_major_2"] =
+      WithIndex(good, [](fb::IndexT& idx) { idx.format_major = 2; });
+  out["index_invalid__format_minor_differs_from_header"] =
+      WithIndex(good, [](fb::IndexT& idx) { idx.format_minor = 1; });
+  out["feature_mismatch__ribbon_named_RIBBON"] = WithIndex(good, [](fb::IndexT& idx) {
+    for (auto& f : idx.required_features) {
+      if (f->bit == 2) f->name = "RIBBON";
+    }
+  });
+  {
+    const std::unique_ptr<fb::IndexT> idx = testing_util::UnpackIndex(good);
+    out["unexplained_bytes__64_zero_bytes_before_section"] =
+        WithZerosInserted(good, idx->sections[1].offset(), 64);
+    out["unexplained_bytes__64_zero_bytes_before_index"] =
+        WithZerosInserted(good, TrailerField(good, 0), 64);
+    const size_t empty = TensorNamed(*idx, "empty");
+    out["unexplained_bytes__empty_section_64_bytes_late"] = WithIndex(good, [empty](fb::IndexT& i) {
+      i.sections[empty].mutate_offset(i.sections[empty].offset() + 64);
+    });
   }
   return out;
 }

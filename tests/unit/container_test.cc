@@ -374,6 +374,36 @@ TEST(ContainerTest, EveryTruncationAndByteFlipIsCaught) {
   EXPECT_GT(at_verify, 0u);
 }
 
+// The zstd expansion limit (spec/FORMAT.md, "zstd") is inclusive: a section of `size`
+// stored bytes may claim raw_size = 32768 * size + 2^20, which passes at open (and fails
+// at first use, where the frame declares its true size); 4 bytes more are refused at open.
+TEST(ContainerTest, ZstdExpansionLimitIsInclusive) {
+  testing_util::VectorOutputStream stream;
+  auto w = Writer::ToStream(&stream);
+  ASSERT_TRUE(w.ok());
+  std::vector<float> v(256);
+  for (size_t k = 0; k < v.size(); ++k) v[k] = static_cast<float>(k % 7);
+  ASSERT_TRUE((*w)->AddDense("z", {256}, v.data(), DType::kFloat32, Codec::kZstd).ok());
+  ASSERT_TRUE((*w)->Finish().ok());
+  const uint64_t stored = testing_util::UnpackIndex(stream.bytes)->sections[0].size();
+  const uint64_t limit = FileLimits::kMaxZstdExpansion * stored + (uint64_t{1} << 20);
+  auto claiming = [&](uint64_t raw) {  // a float32 tensor of raw / 4 elements
+    return testing_util::WithIndex(stream.bytes, [raw](fb::IndexT& idx) {
+      idx.tensors[0]->shape = {raw / 4};
+      idx.sections[0].mutate_raw_size(raw);
+    });
+  };
+  const std::vector<uint8_t> at_limit = claiming(limit);
+  auto r = Reader::OpenBuffer(at_limit.data(), at_limit.size());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::vector<float> out(limit / 4);
+  EXPECT_EQ(ErrorOf((*r)->Decode(0, out.data(), out.size())), FileError::kCodecError);
+  const std::vector<uint8_t> over = claiming(limit + 4);
+  auto refused = Reader::OpenBuffer(over.data(), over.size());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(ErrorOf(refused.status()), FileError::kLimitExceeded) << refused.status().ToString();
+}
+
 // A newer writer may append fields to the index; this reader still reads the file.
 // An unknown required feature is refused by name.
 TEST(ContainerTest, SchemaEvolution) {
@@ -410,8 +440,11 @@ TEST(ContainerTest, SchemaEvolution) {
   }
   std::vector<uint8_t> newer = testing_util::ReplaceIndexBytes(
       bytes, std::vector<uint8_t>(nb.GetBufferPointer(), nb.GetBufferPointer() + nb.GetSize()));
+  // The newer writer states its minor version 7 in the header too (the index repeats it).
+  StoreLE16(newer.data() + 10, 7);
   auto r = Reader::OpenBuffer(newer.data(), newer.size());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ((*r)->format_minor(), 7);
   ExpectModel(**r, model);
 
   // An unknown required feature, named in the index, is refused by name.

@@ -56,7 +56,8 @@ struct FileLimits {
 
 // Precisely what is wrong with a file: the detail() of a Status returned by the reader
 // or the writer. Values are stable (they are part of the C API and of the golden-error
-// suite). Each has a name (FileErrorName).
+// suite). Each has a name (FileErrorName). spec/FORMAT.md, "Error codes", lists them
+// and names the code of every rule; tests/spec/check_error_codes.py keeps the two equal.
 enum class FileError : int {
   kNone = 0,
   kTooSmall = 1,              // shorter than a header and a trailer
@@ -67,14 +68,14 @@ enum class FileError : int {
   kTrailerChecksum = 6,       // trailer checksum mismatch
   kIndexOutOfBounds = 7,      // index offset/size outside the file or misplaced
   kIndexChecksum = 8,         // index checksum mismatch
-  kIndexInvalid = 9,          // the FlatBuffers Verifier refused the index
+  kIndexInvalid = 9,          // not a valid "WLIX" FlatBuffer, or its version disagrees
   kUnknownFeature = 10,       // a required feature this reader does not implement
-  kFeatureMismatch = 11,      // feature bits disagree with what the file uses
+  kFeatureMismatch = 11,      // feature bits or names disagree with what the file uses
   kLimitExceeded = 12,        // a count, size or length beyond FileLimits
   kSectionMisaligned = 13,    // a section offset is not a multiple of 64
   kSectionOutOfBounds = 14,   // a section extends outside the payload area
   kSectionOverlap = 15,       // sections overlap or are out of order
-  kUnexplainedBytes = 16,     // bytes between sections that are not zero padding
+  kUnexplainedBytes = 16,     // padding of 64+ bytes or not zero; bits after the last code
   kSectionSizeMismatch = 17,  // a section's size disagrees with its tensor
   kSectionChecksum = 18,      // a section's checksum mismatch
   kBadEnum = 19,              // an enum value without meaning

@@ -142,14 +142,14 @@ enum {
   WL_FILE_TRAILER_CHECKSUM = 6,       /* trailer checksum mismatch */
   WL_FILE_INDEX_OUT_OF_BOUNDS = 7,    /* index offset or size outside the file */
   WL_FILE_INDEX_CHECKSUM = 8,         /* index checksum mismatch */
-  WL_FILE_INDEX_INVALID = 9,          /* the FlatBuffers Verifier refused the index */
+  WL_FILE_INDEX_INVALID = 9,          /* not a valid FlatBuffer index, or wrong version */
   WL_FILE_UNKNOWN_FEATURE = 10,       /* a required feature this library lacks */
   WL_FILE_FEATURE_MISMATCH = 11,      /* feature bits disagree with the contents */
   WL_FILE_LIMIT_EXCEEDED = 12,        /* a count, size or length beyond the limits */
   WL_FILE_SECTION_MISALIGNED = 13,    /* a section offset is not a multiple of 64 */
   WL_FILE_SECTION_OUT_OF_BOUNDS = 14, /* a section extends outside the payload area */
   WL_FILE_SECTION_OVERLAP = 15,       /* sections overlap or are out of order */
-  WL_FILE_UNEXPLAINED_BYTES = 16,     /* bytes between sections that are not padding */
+  WL_FILE_UNEXPLAINED_BYTES = 16,     /* padding of 64+ bytes or not zero, or stray bits */
   WL_FILE_SECTION_SIZE_MISMATCH = 17, /* a section's size disagrees with its tensor */
   WL_FILE_SECTION_CHECKSUM = 18,      /* a section's checksum mismatch */
   WL_FILE_BAD_ENUM = 19,              /* an enum value without meaning */

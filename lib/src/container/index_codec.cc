@@ -133,6 +133,98 @@ bool FiniteAll(const flatbuffers::Vector<float>* v) {
   return true;
 }
 
+// Feature names in the index are at most this long (spec/FORMAT.md, "Required
+// features"); a longer name of an unknown bit is not shown.
+constexpr size_t kMaxFeatureNameBytes = 64;
+
+// True if a zstd section of `stored` bytes claims more than zstd can expand to:
+// raw > 32768 * stored + 2^20 (spec/FORMAT.md, "zstd"), computed without overflow.
+bool ZstdClaimTooLarge(uint64_t stored, uint64_t raw) {
+  constexpr uint64_t kSlack = uint64_t{1} << 20;
+  return raw > kSlack && (raw - kSlack - 1) / FileLimits::kMaxZstdExpansion >= stored;
+}
+
+// The index's own version fields and its producer (spec/FORMAT.md, "Index"): the
+// index repeats the header's version exactly; producer strings are valid names of at
+// most 1024 bytes and may be empty.
+Status CheckVersionAndProducer(const fb::Index& index, uint16_t header_minor, IndexContents* out) {
+  if (index.format_major() != kFormatMajor || index.format_minor() != header_minor) {
+    return Corrupt(FileError::kIndexInvalid, "index: format version " + Num(index.format_major()) +
+                                                 "." + Num(index.format_minor()) +
+                                                 " disagrees with the header's " +
+                                                 Num(kFormatMajor) + "." + Num(header_minor));
+  }
+  out->format_major = index.format_major();
+  out->format_minor = index.format_minor();
+  if (const fb::Producer* p = index.producer()) {
+    if (p->name()) out->producer_name = p->name()->str();
+    if (p->version()) out->producer_version = p->version()->str();
+    if (out->producer_name.size() > FileLimits::kMaxNameBytes ||
+        out->producer_version.size() > FileLimits::kMaxNameBytes ||
+        !IsValidName(out->producer_name) || !IsValidName(out->producer_version)) {
+      return Corrupt(FileError::kBadName, "index: producer name or version is not a valid name");
+    }
+  }
+  return Status::OK();
+}
+
+// Where section `s` lies (spec/FORMAT.md, "Payload sections"): 64-aligned, after the
+// previous region (which ends at *previous_end), inside the payload area, and at the
+// first multiple of 64 at or after that end, so that padding is under 64 bytes. An
+// empty section follows the same rule; it ends where it starts. Advances *previous_end.
+Status CheckSectionPlacement(const fb::SectionRef& s, const FileGeometry& geometry,
+                             const std::string& where, uint64_t* previous_end) {
+  if (s.offset() % kSectionAlignment != 0) {
+    return Corrupt(FileError::kSectionMisaligned, where + ": not a multiple of 64");
+  }
+  if (s.offset() < *previous_end) {
+    return Corrupt(FileError::kSectionOverlap,
+                   where + ": overlaps or precedes the previous section (which ends at " +
+                       Num(*previous_end) + ")");
+  }
+  if (s.offset() > geometry.payload_end || s.size() > geometry.payload_end - s.offset()) {
+    return Corrupt(FileError::kSectionOutOfBounds,
+                   where + ": " + Num(s.size()) +
+                       " bytes run past the payload area, which ends at " +
+                       Num(geometry.payload_end));
+  }
+  if (s.offset() - *previous_end >= kSectionAlignment) {
+    return Corrupt(FileError::kUnexplainedBytes,
+                   where + ": " + Num(s.offset() - *previous_end) + " bytes of padding after " +
+                       Num(*previous_end) + ", at most 63 are allowed");
+  }
+  *previous_end = s.offset() + s.size();
+  return Status::OK();
+}
+
+// The index's list of required features (spec/FORMAT.md, "Required features"): one
+// entry per bit the trailer sets, none for other bits, each named exactly as the
+// feature table names it. REQUIRES: required_features has no unknown bits.
+Status CheckFeatureList(const fb::Index& index, uint64_t required_features) {
+  uint64_t named = 0;
+  if (const auto* features = index.required_features()) {
+    for (const fb::RequiredFeature* f : *features) {
+      if (f->bit() >= 64 || (named >> f->bit() & 1)) {
+        return Corrupt(FileError::kFeatureMismatch, "index: feature bit listed twice or >= 64");
+      }
+      const uint64_t bit = uint64_t{1} << f->bit();
+      named |= bit;
+      if ((required_features & bit) &&
+          (f->name() == nullptr || f->name()->str() != FeatureName(bit))) {
+        return Corrupt(
+            FileError::kFeatureMismatch,
+            "index: feature bit " + Num(f->bit()) + " must be named '" + FeatureName(bit) + "'");
+      }
+    }
+  }
+  if (named != required_features) {
+    return Corrupt(FileError::kFeatureMismatch, "index: required_features names bits " +
+                                                    Num(named) + ", trailer sets " +
+                                                    Num(required_features));
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 std::string NameUnknownFeatures(const uint8_t* data, size_t size, uint64_t unknown_bits) {
@@ -142,11 +234,14 @@ std::string NameUnknownFeatures(const uint8_t* data, size_t size, uint64_t unkno
     if (!(unknown_bits & (uint64_t{1} << bit))) continue;
     std::string name;
     if (index.ok() && (*index)->required_features() != nullptr) {
+      // The first entry for the bit names it, if its name is a valid feature name.
       for (const fb::RequiredFeature* f : *(*index)->required_features()) {
-        if (f->bit() == bit && f->name() != nullptr && f->name()->size() <= 64 &&
+        if (f->bit() != bit) continue;
+        if (f->name() != nullptr && f->name()->size() <= kMaxFeatureNameBytes &&
             IsValidName(f->name()->str())) {
           name = f->name()->str();
         }
+        break;
       }
     }
     if (!names.empty()) names += ", ";
@@ -162,21 +257,8 @@ Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeo
   if (!verified.ok()) return verified.status();
   const fb::Index* index = *verified;
   IndexContents out;
-  out.format_major = index->format_major();
-  out.format_minor = index->format_minor();
-  if (out.format_major != kFormatMajor) {
-    return Corrupt(FileError::kIndexInvalid, "index: format_major " + Num(out.format_major) +
-                                                 " disagrees with the header's " +
-                                                 Num(kFormatMajor));
-  }
-  if (const fb::Producer* p = index->producer()) {
-    if (p->name()) out.producer_name = p->name()->str();
-    if (p->version()) out.producer_version = p->version()->str();
-    if (out.producer_name.size() > FileLimits::kMaxNameBytes ||
-        out.producer_version.size() > FileLimits::kMaxNameBytes ||
-        !IsValidName(out.producer_name) || !IsValidName(out.producer_version)) {
-      return Corrupt(FileError::kBadName, "index: producer name or version is not a valid name");
-    }
+  if (Status st = CheckVersionAndProducer(*index, geometry.header_minor, &out); !st.ok()) {
+    return st;
   }
   const auto* sections = index->sections();
   const auto* tensors = index->tensors();
@@ -262,21 +344,7 @@ Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeo
     if (s->reserved0() != 0 || s->reserved1() != 0) {
       return Corrupt(FileError::kReservedNonZero, where + ": reserved fields must be zero");
     }
-    if (s->offset() % kSectionAlignment != 0) {
-      return Corrupt(FileError::kSectionMisaligned, where + ": not a multiple of 64");
-    }
-    if (s->offset() < previous_end) {
-      return Corrupt(FileError::kSectionOverlap,
-                     where + ": overlaps or precedes the previous section (which ends at " +
-                         Num(previous_end) + ")");
-    }
-    if (s->offset() > geometry.payload_end || s->size() > geometry.payload_end - s->offset()) {
-      return Corrupt(FileError::kSectionOutOfBounds,
-                     where + ": " + Num(s->size()) +
-                         " bytes run past the payload area, which ends at " +
-                         Num(geometry.payload_end));
-    }
-    previous_end = s->offset() + s->size();
+    if (Status st = CheckSectionPlacement(*s, geometry, where, &previous_end); !st.ok()) return st;
     t.section_offset = s->offset();
     t.stored_bytes = s->size();
     t.raw_bytes = s->raw_size();
@@ -370,14 +438,20 @@ Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeo
                                                           Num(t.stored_bytes) +
                                                           " bytes, raw_size " + Num(t.raw_bytes));
     }
-    if (t.codec == Codec::kZstd &&
-        (t.raw_bytes / FileLimits::kMaxZstdExpansion > t.stored_bytes + (uint64_t{1} << 20) ||
-         t.raw_bytes > geometry.max_decompressed_bytes)) {
+    if (t.codec == Codec::kZstd && (ZstdClaimTooLarge(t.stored_bytes, t.raw_bytes) ||
+                                    t.raw_bytes > geometry.max_decompressed_bytes)) {
       return FileStatus(StatusCode::kOutOfRange, FileError::kLimitExceeded,
                         where + ": zstd section of " + Num(t.stored_bytes) + " bytes claims " +
                             Num(t.raw_bytes) + " decompressed bytes, beyond the limit");
     }
     out.tensors.push_back(std::move(t));
+  }
+  // The index starts at the first multiple of 64 after the last section (or the header).
+  if (geometry.payload_end - previous_end >= kSectionAlignment) {
+    return Corrupt(FileError::kUnexplainedBytes,
+                   "index at offset " + Num(geometry.payload_end) + ": " +
+                       Num(geometry.payload_end - previous_end) + " bytes of padding after " +
+                       Num(previous_end) + ", at most 63 are allowed");
   }
   // Metadata.
   if (const auto* md = index->metadata()) {
@@ -435,20 +509,7 @@ Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeo
                    "trailer: required_features " + Num(required_features) +
                        " differ from the features the tensors use (" + Num(used) + ")");
   }
-  uint64_t named = 0;
-  if (const auto* features = index->required_features()) {
-    for (const fb::RequiredFeature* f : *features) {
-      if (f->bit() >= 64 || (named >> f->bit() & 1)) {
-        return Corrupt(FileError::kFeatureMismatch, "index: feature bit listed twice or >= 64");
-      }
-      named |= uint64_t{1} << f->bit();
-    }
-  }
-  if (named != required_features) {
-    return Corrupt(FileError::kFeatureMismatch, "index: required_features names bits " +
-                                                    Num(named) + ", trailer sets " +
-                                                    Num(required_features));
-  }
+  if (Status st = CheckFeatureList(*index, required_features); !st.ok()) return st;
   return out;
 }
 

@@ -3,7 +3,7 @@
 // The file's index: building the FlatBuffer from the writer's records, and turning a
 // stored FlatBuffer back into validated records. ParseIndex trusts nothing: it runs
 // the FlatBuffers Verifier with explicit limits and then checks every value for
-// meaning (spec/FORMAT.md, "Index" and "Validation").
+// meaning (spec/FORMAT.md, "Index structure" and "Reading").
 
 #ifndef WEIGHTLESS_CONTAINER_INDEX_CODEC_H_
 #define WEIGHTLESS_CONTAINER_INDEX_CODEC_H_
@@ -34,11 +34,13 @@ uint64_t FeaturesUsed(const std::vector<TensorInfo>& tensors);
 // The writer's side, in index_builder.cc (not part of the reader-only library).
 std::vector<uint8_t> BuildIndex(const IndexContents& contents);
 
-// Where the index may point: payload sections must lie in [payload_begin, payload_end).
+// What the index must agree with outside itself: payload sections must lie in
+// [payload_begin, payload_end), and the index repeats the header's minor version.
 struct FileGeometry {
   uint64_t payload_begin;  // end of the header
   uint64_t payload_end;    // start of the index
   uint64_t max_decompressed_bytes;
+  uint16_t header_minor;  // the header's minor version
 };
 
 // Verifies and validates `size` bytes of index against the file geometry and the

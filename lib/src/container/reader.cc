@@ -30,6 +30,32 @@ Status IoStatus(const std::string& what, const std::string& path, int err) {
                                what + " '" + path + "': " + std::strerror(err));
 }
 
+// The declared content size of `data` when it is exactly one zstd frame (not a
+// skippable frame) whose header states its content size, with nothing after it
+// (spec/FORMAT.md, "zstd"). ZSTD_decompress alone would also accept further frames.
+// `what` names the data in the error (codec_error).
+Result<uint64_t> SingleZstdFrameContentSize(const uint8_t* data, size_t size,
+                                            const std::string& what) {
+  if (size < 4 || LoadLE32(data) != ZSTD_MAGICNUMBER) {
+    return container::Corrupt(FileError::kCodecError, what + ": not a zstd frame");
+  }
+  const unsigned long long declared = ZSTD_getFrameContentSize(data, size);
+  if (declared == ZSTD_CONTENTSIZE_ERROR || declared == ZSTD_CONTENTSIZE_UNKNOWN) {
+    return container::Corrupt(FileError::kCodecError,
+                              what + ": the zstd frame does not state its content size");
+  }
+  const size_t frame = ZSTD_findFrameCompressedSize(data, size);
+  if (ZSTD_isError(frame) || frame != size) {
+    return container::Corrupt(
+        FileError::kCodecError,
+        what + ": " +
+            (ZSTD_isError(frame) ? std::string(ZSTD_getErrorName(frame))
+                                 : "the zstd frame ends after " + Num(frame) + " of " + Num(size) +
+                                       " bytes; nothing may follow it"));
+  }
+  return static_cast<uint64_t>(declared);
+}
+
 // Where the bytes come from: a mapping or a caller's buffer (`data`), or a file read
 // with pread.
 class Source {
@@ -152,15 +178,16 @@ struct Reader::Impl {
       return;
     }
     if (t.codec == Codec::kZstd) {
-      const unsigned long long declared = ZSTD_getFrameContentSize(*stored, t.stored_bytes);
-      if (declared != t.raw_bytes) {
+      const std::string where = Label(i) + ": zstd section at offset " + Num(t.section_offset);
+      Result<uint64_t> declared = SingleZstdFrameContentSize(*stored, t.stored_bytes, where);
+      if (!declared.ok()) {
+        p->status = declared.status();
+        return;
+      }
+      if (*declared != t.raw_bytes) {
         p->status = container::Corrupt(
             FileError::kCodecError,
-            Label(i) + ": zstd section at offset " + Num(t.section_offset) + " declares " +
-                (declared == ZSTD_CONTENTSIZE_ERROR || declared == ZSTD_CONTENTSIZE_UNKNOWN
-                     ? std::string("no valid size")
-                     : Num(declared) + " bytes") +
-                ", raw_size is " + Num(t.raw_bytes));
+            where + " declares " + Num(*declared) + " bytes, raw_size is " + Num(t.raw_bytes));
         return;
       }
       p->owned.resize(t.raw_bytes);
@@ -296,12 +323,10 @@ Result<std::unique_ptr<Reader::Impl>> Reader::Impl::OpenSource(std::unique_ptr<S
   uint64_t index_size = tr.index_size;
   if (tr.required_features & static_cast<uint64_t>(Feature::kZstdIndex)) {
     // The index is one zstd frame that states its size; bound it before allocating.
-    const unsigned long long raw = ZSTD_getFrameContentSize(index_data, tr.index_size);
-    if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN) {
-      return container::Corrupt(
-          FileError::kCodecError,
-          "index at offset " + Num(tr.index_offset) + ": not a zstd frame with a content size");
-    }
+    Result<uint64_t> content = SingleZstdFrameContentSize(
+        index_data, tr.index_size, "index at offset " + Num(tr.index_offset));
+    if (!content.ok()) return content.status();
+    const uint64_t raw = *content;
     if (raw > FileLimits::kMaxIndexBytes) {
       return container::FileStatus(StatusCode::kOutOfRange, FileError::kLimitExceeded,
                                    "index at offset " + Num(tr.index_offset) +
@@ -329,7 +354,7 @@ Result<std::unique_ptr<Reader::Impl>> Reader::Impl::OpenSource(std::unique_ptr<S
             ", which this reader does not implement; a newer Weightless can read it");
   }
   container::FileGeometry geometry{container::kHeaderSize, tr.index_offset,
-                                   options.max_decompressed_bytes};
+                                   options.max_decompressed_bytes, header->minor};
   Result<container::IndexContents> index =
       container::ParseIndex(index_data, index_size, geometry, tr.required_features);
   if (!index.ok()) return index.status();
