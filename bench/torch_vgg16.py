@@ -27,10 +27,8 @@ biases. --json FILE writes all the figures.
     PYTHONPATH=build/release/bindings/python /usr/bin/python3 bench/torch_vgg16.py \
         --output /tmp/vgg16.wl --seeds 2 --threads 0 --json /tmp/vgg16.json
 
---patched torch runs the same with the memory-saving variants of weightless.torch's prune,
-share, encode, _Lookup and column_energy defined below (monkeypatched; weightless.torch is not changed);
---patched lean replaces the library's prune_by_magnitude by a lean stand-in giving the same
-masks (the proposed library change); --patched all does both. Compare the peaks.
+--lean-prune replaces the library's prune_by_magnitude by a lean stand-in giving the same
+masks (a proposed library change); compare the peaks.
 """
 
 import argparse
@@ -45,9 +43,7 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 import torchvision
-from torch import nn
 
 import weightless as wl
 import weightless.torch as wlt
@@ -142,276 +138,10 @@ class Phases:
         return result
 
 
-# --- Memory-saving variants of weightless.torch (--patched) --------------------------
+# --- The proposed lean pruning (--lean-prune) ----------------------------------------
 #
-# The changes the report proposes for weightless.torch, as replacements of its functions
-# (they use its private helpers, and behave as it does otherwise), plus, with
-# --patched=all, a Python stand-in for the proposed lean prune_by_magnitude of the library
-# (same mask, bounded memory), to measure what each saves. weightless.torch itself is not
-# changed.
-
-def _patched_prune(model, keep, *, round=1, rounds=1, schedule="geometric"):
-    """prune() keeping 1 byte per weight instead of 12: a uint8 mask buffer (not bool:
-    torch.distributed's gloo cannot broadcast bool buffers), no second float32 mask held
-    by the CustomFromMask hook, no
-    torch.ones_like / default_mask * mask temporaries of torch_prune.custom_from_mask, and
-    module.<name> a view of weight_orig zeroed in place (orig * mask, what forward
-    recomputes) rather than a third dense copy."""
-    targets = []
-    for name, fraction in keep.items():
-        module, attr = wlt._resolve(model, name)
-        if wlt._shared(module, attr) is not None:
-            raise ValueError(f"'{name}' is already {wlt.state(model, name)}: prune before share")
-        fraction = float(fraction)
-        if not 0.0 <= fraction <= 1.0:
-            raise ValueError(f"keep['{name}'] = {fraction}: a kept fraction is in [0, 1]")
-        targets.append((name, module, attr, wlt.keep_at_round(fraction, round, rounds, schedule)))
-    kept = {}
-    for name, module, attr, fraction in targets:
-        value = wlt._current_value(module, attr)
-        mask = torch.from_numpy(wlt._wl.prune_by_magnitude(wlt._to_numpy32(value), fraction))
-        del value
-        mask = mask.to(device=getattr(module, attr).device)  # uint8
-        if wlt._is_pruned(module, attr):
-            old = getattr(module, attr + "_mask")
-            old.mul_(mask)  # never revives a weight pruned before
-            mask = old
-        else:
-            wlt._remember_plain_order(module)
-            # torch_prune.custom_from_mask without its temporaries; the hook holds no mask
-            # of its own (its apply_mask reads module.<name>_mask).
-            orig = module._parameters.pop(attr)
-            module.register_parameter(attr + "_orig", orig)
-            module.register_buffer(attr + "_mask", mask)
-            method = _MaskHook(None)
-            method._tensor_name = attr
-            module.register_forward_pre_hook(method)
-        orig = getattr(module, attr + "_orig")
-        with torch.no_grad():
-            # Pruned weights are 0 in orig too (their gradient is 0). masked_fill_, not
-            # mul_: orig.mul_(uint8 mask) materializes the mask as float32.
-            orig.masked_fill_(mask == 0, 0)
-        # What forward will compute (orig * mask == orig now), visible before it runs;
-        # a plain tensor sharing orig's storage (a Parameter would be registered).
-        setattr(module, attr, orig.detach())
-        kept[name] = int(torch.count_nonzero(mask))
-    return kept
-
-
-def _mask_hook_class():
-    from torch.nn.utils import prune as torch_prune
-
-    class MaskHook(torch_prune.CustomFromMask):
-        """torch_prune.CustomFromMask whose forward computes orig.masked_fill(mask == 0, 0):
-        mask.to(float32) * orig would materialize a uint8 mask as float32."""
-
-        def apply_mask(self, module):
-            mask = getattr(module, self._tensor_name + "_mask")
-            orig = getattr(module, self._tensor_name + "_orig")
-            if not mask.is_floating_point():
-                return orig.masked_fill(mask == 0, 0)
-            return mask.to(dtype=orig.dtype) * orig
-
-    return MaskHook
-
-
-_MaskHook = _mask_hook_class()
-
-
-def _patched_share(model, name, clusters=8, *, method="optimal"):
-    """share() with no dense temporaries: the kept values gathered as orig[mask] (not a
-    dense orig * mask), the codes built in their final dtype (not int32) with mask != 0 as
-    the numpy index, and the pruning hook dropped without
-    torch_prune.remove's recomputed orig * mask."""
-    from torch import nn
-    from torch.nn.utils import parametrize
-    module, attr = wlt._resolve(model, name)
-    current = wlt._shared(module, attr)
-    if current is not None and current.encoded is not None:
-        raise ValueError(f"'{name}' is already encoded: its codes are fixed")
-    if current is not None:
-        wlt.unshare(model, name)
-    pruned = wlt._is_pruned(module, attr)
-    if pruned:
-        orig = getattr(module, attr + "_orig")
-        mask = getattr(module, attr + "_mask")
-        kept = mask != 0
-        values_kept = wlt._to_numpy32(orig.detach()[kept])
-    else:
-        orig = getattr(module, attr)
-        kept = None
-        values_kept = wlt._to_numpy32(orig).reshape(-1)
-    device, dtype, shape = orig.device, orig.dtype, tuple(orig.shape)
-    del orig
-    codes_kept, centroids, squared_error = wlt._wl.share_weights(values_kept, int(clusters),
-                                                                 method)
-    del values_kept
-    codes = torch.zeros(shape, dtype=wlt._codes_dtype(len(centroids)))
-    if kept is None:
-        np.copyto(codes.numpy(), codes_kept.reshape(shape), casting="unsafe")
-    else:
-        codes.numpy()[kept.cpu().numpy()] = codes_kept
-    del codes_kept, kept
-    wlt._remember_plain_order(module)
-    if pruned:
-        for k, hook in list(module._forward_pre_hooks.items()):
-            if isinstance(hook, torch_prune_base()) and hook._tensor_name == attr:
-                del module._forward_pre_hooks[k]
-        del module._parameters[attr + "_orig"]
-        del module._buffers[attr + "_mask"]
-        module.__dict__.pop(attr, None)
-    # The dense values are dropped: the weight is centroids[codes] from now on.
-    module._parameters[attr] = nn.Parameter(torch.empty(0, dtype=dtype, device=device),
-                                            requires_grad=False)
-    shared = wlt.SharedWeight(codes.to(device), torch.from_numpy(centroids).to(device, dtype))
-    parametrize.register_parametrization(module, attr, shared, unsafe=True)
-    return float(squared_error)
-
-
-def torch_prune_base():
-    from torch.nn.utils import prune as torch_prune
-    return torch_prune.BasePruningMethod
-
-
-def _patched_encode(model, name, t=None, *, seeds=8, cost="activation", calibration=None,
-                    kind="ribbon", storage="auto", max_false_positive_rate=0.06, base_seed=0,
-                    threads=0, check_ranks=True):
-    """encode() writing the decoded codes into the codes buffer in place (no int32 copy)
-    and counting the false positives per code as bincount(new) - bincount(old) (kept
-    weights decode to their own code) with torch.bincount on the 1-byte codes, instead of
-    three full-size bool arrays."""
-    module, attr = wlt._resolve(model, name)
-    shared = wlt._shared(module, attr)
-    if shared is None:
-        raise ValueError(f"'{name}' is {wlt.state(model, name)}: share it before encoding "
-                         "(weightless.torch.share)")
-    if shared.encoded is not None:
-        raise ValueError(f"'{name}' is already encoded")
-    energy = None
-    if cost == "activation":
-        if calibration is None:
-            raise ValueError(f"'{name}': cost='activation' needs calibration=<a batch of "
-                             "training inputs>; or pass cost='squared_error'")
-        energy = wlt.column_energy(model, name, calibration)
-    k1 = shared.centroids.numel() + 1
-    old_counts = torch.bincount(shared.codes.reshape(-1), minlength=k1).cpu()
-    centroids = wlt._to_numpy32(shared.centroids)
-    layer = wlt._wl.encode_codes(shared.codes.cpu().numpy(), centroids, t=t,
-                                 max_false_positive_rate=max_false_positive_rate, kind=kind,
-                                 storage=storage, seeds=seeds, base_seed=base_seed, cost=cost,
-                                 column_energy=energy, threads=threads)
-    new = layer.codes()
-    if check_ranks:
-        wlt._check_ranks_agree(name, new)
-    with torch.no_grad():
-        if shared.codes.device.type == "cpu":
-            np.copyto(shared.codes.numpy(), new, casting="unsafe")
-        else:
-            shared.codes.copy_(torch.from_numpy(new.astype(np.int32)))
-    del new
-    counts = torch.bincount(shared.codes.reshape(-1), minlength=k1).cpu() - old_counts
-    counts[0] = 0
-    shared.false_positive_counts = counts.numpy().astype(np.int64)
-    shared.encoded = layer
-    return dict(layer.stats)
-
-
-class _StopForward(Exception):
-    """Raised by column_energy's hook once the layer's input is captured: the rest of the
-    forward is not needed."""
-
-
-def _patched_column_energy(model, name, calibration):
-    """column_energy() with the forward stopped at the layer, and the im2col rows' mean
-    computed from strided slices of the squared input, not from F.unfold (same values,
-    bitwise). Its docstring:
-
-    E[x_c^2] of each input column c of parameter `name`'s layer over a calibration
-    batch (what cost='activation' weighs false positives by): the mean of the squared
-    inputs of an nn.Linear over every leading dimension, or of the im2col rows of an
-    nn.Conv1d / nn.Conv2d over examples and positions (zero padding; groups averaged). The
-    model runs in eval mode without gradients, up to the layer. `calibration`: the input
-    batch (a tensor, a tuple of positional arguments or a dict of keyword arguments)."""
-    module, attr = wlt._resolve(model, name)
-    if attr != "weight" or not isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
-        raise TypeError(f"'{name}': input energies are measured for the weight of nn.Linear, "
-                        f"nn.Conv1d and nn.Conv2d, not of {type(module).__name__}; use "
-                        "cost='squared_error'")
-    if isinstance(module, (nn.Conv1d, nn.Conv2d)) and isinstance(module.padding, str):
-        raise TypeError(f"'{name}': padding='{module.padding}' is not supported by the "
-                        "activation cost; use cost='squared_error'")
-    captured = []
-
-    def capture(m, inputs):
-        captured.append(inputs[0])
-        raise _StopForward
-
-    handle = module.register_forward_pre_hook(capture)
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            wlt._call(model, calibration)
-    except _StopForward:
-        pass
-    finally:
-        handle.remove()
-        model.train(was_training)
-    if not captured:
-        raise ValueError(f"'{name}': the calibration batch never reached its module")
-    x = captured[0].detach()
-    captured.clear()  # x is the only reference left
-    if isinstance(module, nn.Linear):
-        energy = x.to(torch.float64).reshape(-1, x.shape[-1]).pow(2).mean(dim=0)
-        return energy.to(torch.float32).cpu().numpy()
-    if isinstance(module, nn.Conv1d):
-        x = x.unsqueeze(-2)
-        kernel, dilation = (1,) + module.kernel_size, (1,) + module.dilation
-        padding, stride = (0,) + tuple(module.padding), (1,) + module.stride
-    else:
-        kernel, dilation = module.kernel_size, module.dilation
-        padding, stride = module.padding, module.stride
-    # The mean of the squared im2col rows without building them (F.unfold of the first
-    # conv inputs of VGG-16 is 9x the activation, 0.9 GB in float64 for 2 images): the row
-    # of channel c and kernel offset (i, j) is the squared input of channel c at the
-    # positions i*dilation + stride*p of the zero-padded input.
-    x2 = F.pad(x.to(torch.float64).pow(2), (padding[1], padding[1], padding[0], padding[0]))
-    out_h = (x2.shape[2] - dilation[0] * (kernel[0] - 1) - 1) // stride[0] + 1
-    out_w = (x2.shape[3] - dilation[1] * (kernel[1] - 1) - 1) // stride[1] + 1
-    sums = x2.new_empty(x2.shape[1], kernel[0], kernel[1])
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            rows = x2[:, :, i * dilation[0]: i * dilation[0] + stride[0] * (out_h - 1) + 1: stride[0],
-                      j * dilation[1]: j * dilation[1] + stride[1] * (out_w - 1) + 1: stride[1]]
-            sums[:, i, j] = rows.sum(dim=(0, 2, 3))
-    energy = sums.reshape(module.groups, -1).sum(dim=0) / (x2.shape[0] * module.groups * out_h * out_w)
-    return energy.to(torch.float32).cpu().numpy()
-
-
-_LOOKUP_CHUNK = 1 << 22  # codes converted to int32 at a time
-
-
-def _patched_lookup_forward(ctx, centroids, codes):
-    """_Lookup.forward converting the codes to int32 (index_select's index type) a chunk
-    at a time into the output, not the whole layer at once."""
-    table = torch.cat([centroids.new_zeros(1), centroids])
-    ctx.save_for_backward(codes)
-    ctx.clusters = centroids.numel()
-    flat_codes = codes.reshape(-1)
-    out = torch.empty(flat_codes.numel(), dtype=table.dtype, device=table.device)
-    for s in range(0, flat_codes.numel(), _LOOKUP_CHUNK):
-        torch.index_select(table, 0, flat_codes[s:s + _LOOKUP_CHUNK].to(torch.int32),
-                           out=out[s:s + _LOOKUP_CHUNK])
-    return out.reshape(codes.shape)
-
-
-def _patched_lookup_backward(ctx, grad):
-    """_Lookup.backward with torch.bincount on the codes as they are (any integer type)."""
-    (codes,) = ctx.saved_tensors
-    sums = torch.bincount(codes.reshape(-1), weights=grad.reshape(-1),
-                          minlength=ctx.clusters + 1)
-    return sums[1:].to(grad.dtype), None
-
+# A Python stand-in for the proposed library change of prune_by_magnitude (same mask,
+# bounded memory), to measure what it would save. The library is not changed.
 
 def lean_prune_by_magnitude(weights, keep, chunk=1 << 22):
     """The mask of weightless.prune_by_magnitude (the round(keep * n) weights of largest
@@ -464,24 +194,6 @@ def lean_prune_by_magnitude(weights, keep, chunk=1 << 22):
     return mask
 
 
-def apply_patches(which):
-    """which: 'torch' (the weightless.torch changes), 'lean' (only the lean pruning stand-in)
-    or 'all' (both)."""
-    applied = []
-    if which in ("torch", "all"):
-        wlt.prune = _patched_prune
-        wlt.share = _patched_share
-        wlt.encode = _patched_encode
-        wlt._Lookup.forward = staticmethod(_patched_lookup_forward)
-        wlt._Lookup.backward = staticmethod(_patched_lookup_backward)
-        wlt.column_energy = _patched_column_energy
-        applied += ["prune", "share", "encode", "_Lookup", "column_energy"]
-    if which in ("lean", "all"):
-        wlt._wl = _LeanLibrary(wlt._wl)
-        applied.append("lean prune_by_magnitude")
-    return applied
-
-
 class _LeanLibrary:
     """weightless with prune_by_magnitude replaced by lean_prune_by_magnitude."""
 
@@ -527,17 +239,18 @@ def main(argv=None):
                         help="images in the random calibration batch (cost='activation')")
     parser.add_argument("--batch", type=int, default=2, help="images in the check batch")
     parser.add_argument("--json", metavar="FILE", help="writes the figures as JSON")
-    parser.add_argument("--patched", choices=["none", "torch", "lean", "all"], default="none",
-                        help="monkeypatch weightless.torch with this script's memory-saving "
-                             "variants: 'torch' its functions, 'lean' a lean "
-                             "prune_by_magnitude, 'all' both (see apply_patches)")
+    parser.add_argument("--lean-prune", action="store_true",
+                        help="prune with this script's lean stand-in of prune_by_magnitude")
     parser.add_argument("--no-hwm-reset", action="store_true",
                         help="do not reset VmHWM per phase (then ru_maxrss is the overall peak)")
     parser.add_argument("--keep-file", action="store_true", help="do not delete --output")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.torch_threads)
-    patched = apply_patches(args.patched) if args.patched != "none" else []
+    patched = []
+    if args.lean_prune:
+        wlt._wl = _LeanLibrary(wlt._wl)
+        patched.append("lean prune_by_magnitude")
     memory = Memory(reset=not args.no_hwm_reset)
     phases = Phases(memory)
     imported_kib = _status_kib("VmRSS")["VmRSS"]

@@ -25,6 +25,7 @@
 #include "interchange/npy.h"
 #include "interchange/patterns.h"
 #include "interchange/safetensors.h"
+#include "last_resort.h"
 #include "tool_text.h"
 #include "weightless/reader.h"
 #include "weightless/tensor.h"
@@ -195,16 +196,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  try {
+  return wl_tools::WithLastResort("wl-decode", 1, [&]() -> int {
     return Run(in_path, out_path, patterns, force_float32, threads);
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "wl-decode: out of memory\n");
-    return 1;
-  } catch (const std::exception& e) {  // a last resort: no exception is expected here
-    std::fprintf(stderr, "wl-decode: internal error: %s\n", e.what());
-    return 1;
-  } catch (...) {
-    std::fprintf(stderr, "wl-decode: internal error: unknown exception\n");
-    return 1;
-  }
+  });
 }

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "last_resort.h"
 #include "tool_text.h"
 #include "weightless/format.h"
 #include "weightless/reader.h"
@@ -323,7 +324,7 @@ int main(int argc, char** argv) {
   app.add_option("--layer", layer,
                  "decode this tensor and show statistics and a histogram of its values");
   CLI11_PARSE(app, argc, argv);
-  try {
+  return wl_tools::WithLastResort("wl-dump", 1, [&]() -> int {
     auto reader = Reader::Open(path);
     if (!reader.ok()) {
       std::fprintf(stderr, "wl-dump: %s\n", reader.status().ToString().c_str());
@@ -364,14 +365,5 @@ int main(int argc, char** argv) {
       PrintText(r, path, sections);
     }
     return 0;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "wl-dump: out of memory\n");
-    return 1;
-  } catch (const std::exception& e) {  // a last resort: no exception is expected here
-    std::fprintf(stderr, "wl-dump: internal error: %s\n", e.what());
-    return 1;
-  } catch (...) {
-    std::fprintf(stderr, "wl-dump: internal error: unknown exception\n");
-    return 1;
-  }
+  });
 }

@@ -25,6 +25,7 @@
 #include "interchange/npy.h"
 #include "interchange/patterns.h"
 #include "interchange/safetensors.h"
+#include "last_resort.h"
 #include "tool_text.h"
 #include "weightless/encoder.h"
 #include "weightless/reader.h"
@@ -394,16 +395,6 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   const std::string out_path = positionals.back();
   positionals.pop_back();
-  try {
-    return Run(positionals, out_path, o);
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "wl-encode: out of memory\n");
-    return 1;
-  } catch (const std::exception& e) {  // a last resort: no exception is expected here
-    std::fprintf(stderr, "wl-encode: internal error: %s\n", e.what());
-    return 1;
-  } catch (...) {
-    std::fprintf(stderr, "wl-encode: internal error: unknown exception\n");
-    return 1;
-  }
+  return wl_tools::WithLastResort("wl-encode", 1,
+                                  [&]() -> int { return Run(positionals, out_path, o); });
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "last_resort.h"
 #include "weightless/reader.h"
 #include "weightless/version.h"
 
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
   app.add_option("FILE", paths, "the .wl files")->required();
   app.footer("Exit codes: 0 all sound, 1 a file is damaged, 2 a file is unusable.");
   CLI11_PARSE(app, argc, argv);
-  try {
+  return wl_tools::WithLastResort("wl-verify", 2, [&]() -> int {
     int worst = 0;
     for (const std::string& path : paths) {
       auto reader = weightless::Reader::Open(path);
@@ -77,14 +78,5 @@ int main(int argc, char** argv) {
       }
     }
     return worst;
-  } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "wl-verify: out of memory\n");
-    return 2;
-  } catch (const std::exception& e) {  // a last resort: no exception is expected here
-    std::fprintf(stderr, "wl-verify: internal error: %s\n", e.what());
-    return 2;
-  } catch (...) {
-    std::fprintf(stderr, "wl-verify: internal error: unknown exception\n");
-    return 2;
-  }
+  });
 }

@@ -208,7 +208,7 @@ def test_share_is_the_library_k_means_and_codes_never_change():
 
 
 def test_checkpoint_of_a_pruned_and_shared_model(tmp_path):
-    model, (x, y) = Tiny(), data()
+    model, (x, _) = Tiny(), data()
     wlt.prune(model, {"fc1.weight": 0.3, "conv.weight": 0.5})
     wlt.share(model, "fc1.weight", clusters=4)
     restored = Tiny()
@@ -305,7 +305,7 @@ def test_save_dtypes_buffers_and_atomicity(tmp_path):
 
 
 def test_clear_errors():
-    model, (x, _) = Tiny(), data()
+    model = Tiny()
     with pytest.raises(KeyError, match=r"no parameter 'fc3.weight' \(its parameters: conv.weight"):
         wlt.prune(model, {"fc3.weight": 0.5})
     with pytest.raises(KeyError, match="no parameter 'fc1.weights'"):

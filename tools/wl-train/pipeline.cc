@@ -489,8 +489,10 @@ int WriteModel(const Session& session, const Measured& m, const TestAccuracy& te
 
 // 7. Reloads the file through the public reader: every structural and checksum problem
 // and every tensor that differs, bit for bit, from the trained model is printed and
-// counted in *failures; *reloaded_correct: the reloaded model's correct test predictions.
-int VerifyModel(const Session& session, size_t* reloaded_correct, int* failures) {
+// counted in *failures; *reloaded_correct: the reloaded model's correct test predictions;
+// *file: the file, open, for the report.
+int VerifyModel(const Session& session, size_t* reloaded_correct, int* failures,
+                std::unique_ptr<weightless::Reader>* file) {
   const PipelineOptions& o = session.options;
   auto reader = weightless::Reader::Open(o.output);
   if (!reader.ok()) return Fail("reopening " + o.output, reader.status());
@@ -514,27 +516,22 @@ int VerifyModel(const Session& session, size_t* reloaded_correct, int* failures)
     }
   }
   *reloaded_correct = reloaded.CountCorrect(session.data.test);
+  *file = std::move(reader).value();
   return kContinue;
 }
 
 // 8. The report, in the paper's style, on stdout and (with --report) as JSON. Returns
 // false when the JSON file could not be written.
-bool Report(const Session& session, const Measured& m, const TestAccuracy& test,
-            size_t reloaded_correct, bool identical, double seconds) {
+bool Report(const Session& session, const weightless::Reader& file, const Measured& m,
+            const TestAccuracy& test, size_t reloaded_correct, bool identical, double seconds) {
   const PipelineOptions& o = session.options;
   const std::vector<WeightLayer>& layers = session.net.layers();
-  auto reader = weightless::Reader::Open(o.output);
-  if (!reader.ok()) {
-    std::fprintf(stderr, "wl-train: reopening %s: %s\n", o.output.c_str(),
-                 reader.status().ToString().c_str());
-    return false;
-  }
   std::printf("\n%-8s %9s %8s %4s %3s %9s %9s %9s %10s\n", "layer", "weights", "kept", "K", "t",
               "FP rate", "bytes", "ratio", "DC bytes");
   uint64_t total_params = 0;
   nlohmann::json json_layers = nlohmann::json::array();
   for (size_t i = 0; i < layers.size(); ++i) {
-    const weightless::TensorInfo& info = (*reader)->tensor(*(*reader)->FindTensor(layers[i].name));
+    const weightless::TensorInfo& info = file.tensor(*file.FindTensor(layers[i].name));
     const EncodedStep& step = m.steps[i];
     const weightless::EncodeStats& st = step.layer.stats;
     const double bytes = static_cast<double>(info.stored_bytes + 4 * info.centroids.size());
@@ -566,9 +563,8 @@ bool Report(const Session& session, const Measured& m, const TestAccuracy& test,
          {"deep_compression_bytes", m.deep_compression.layer_bytes[i]}});
   }
   uint64_t payload = 0;
-  for (size_t i = 0; i < (*reader)->tensor_count(); ++i)
-    payload += (*reader)->tensor(i).stored_bytes;
-  const uint64_t file_bytes = (*reader)->file_size();
+  for (size_t i = 0; i < file.tensor_count(); ++i) payload += file.tensor(i).stored_bytes;
+  const uint64_t file_bytes = file.file_size();
   const double float_bytes = 4.0 * static_cast<double>(total_params);
   const double ratio = float_bytes / static_cast<double>(file_bytes);
   // The Deep Compression layout counts only its streams, codebooks and biases; a file of
@@ -685,10 +681,13 @@ int RunPipeline(const PipelineOptions& o) {
   code = WriteModel(session, m, test);
   int failures = 0;
   size_t reloaded_correct = 0;
-  if (code == kContinue) code = VerifyModel(session, &reloaded_correct, &failures);
+  std::unique_ptr<weightless::Reader> file;
+  if (code == kContinue) code = VerifyModel(session, &reloaded_correct, &failures, &file);
   if (code != kContinue) return code;
   if (reloaded_correct != test.final_correct) ++failures;
-  if (!Report(session, m, test, reloaded_correct, failures == 0, Seconds(start))) ++failures;
+  if (!Report(session, *file, m, test, reloaded_correct, failures == 0, Seconds(start))) {
+    ++failures;
+  }
   return failures == 0 ? 0 : 1;
 }
 
