@@ -27,8 +27,6 @@ biases. --json FILE writes all the figures.
     PYTHONPATH=build/release/bindings/python /usr/bin/python3 bench/torch_vgg16.py \
         --output /tmp/vgg16.wl --seeds 2 --threads 0 --json /tmp/vgg16.json
 
---lean-prune replaces the library's prune_by_magnitude by a lean stand-in giving the same
-masks (a proposed library change); compare the peaks.
 """
 
 import argparse
@@ -41,7 +39,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
 import torch
 import torchvision
 
@@ -138,74 +135,6 @@ class Phases:
         return result
 
 
-# --- The proposed lean pruning (--lean-prune) ----------------------------------------
-#
-# A Python stand-in for the proposed library change of prune_by_magnitude (same mask,
-# bounded memory), to measure what it would save. The library is not changed.
-
-def lean_prune_by_magnitude(weights, keep, chunk=1 << 22):
-    """The mask of weightless.prune_by_magnitude (the round(keep * n) weights of largest
-    magnitude, ties to the lower flat index) by a radix select on the magnitudes' float32
-    bits, in chunks: O(n) time and O(chunk) memory besides the n-byte mask, where the
-    library copies the weights (4 B/weight, the binding) and sorts uint32 indices (4 B/weight,
-    nth_element). A stand-in for the proposed library change, to measure it."""
-    w = np.ascontiguousarray(weights, dtype=np.float32)
-    flat = w.reshape(-1).view(np.uint32)
-    n = flat.size
-    keep = float(keep)
-    if not 0.0 <= keep <= 1.0:
-        raise ValueError(f"keep fraction {keep}: must be in [0, 1]")
-    k = int(math.floor(keep * n + 0.5))  # std::llround
-    mask = np.zeros(w.shape, dtype=np.uint8)
-    if k == 0:
-        return mask
-    out = mask.reshape(-1)
-
-    def bits(s):
-        return flat[s:s + chunk] & np.uint32(0x7FFFFFFF)
-
-    hist = np.zeros(1 << 16, dtype=np.int64)
-    for s in range(0, n, chunk):
-        b = bits(s)
-        if int(b.max()) >= 0x7F800000:
-            bad = s + int(np.flatnonzero(b >= 0x7F800000)[0])
-            raise ValueError(f"weight at index {bad} is not finite")
-        hist += np.bincount(b >> np.uint32(16), minlength=1 << 16)
-    above = np.cumsum(hist[::-1])[::-1]  # above[h] = count with high bits >= h
-    high = int(np.flatnonzero(above >= k)[-1])
-    greater = int(above[high + 1]) if high + 1 < (1 << 16) else 0
-    hist_low = np.zeros(1 << 16, dtype=np.int64)
-    for s in range(0, n, chunk):
-        b = bits(s)
-        sel = b[(b >> np.uint32(16)) == high] & np.uint32(0xFFFF)
-        hist_low += np.bincount(sel, minlength=1 << 16)
-    above_low = np.cumsum(hist_low[::-1])[::-1] + greater
-    low = int(np.flatnonzero(above_low >= k)[-1])
-    threshold = np.uint32((high << 16) | low)
-    need = k - (int(above_low[low + 1]) if low + 1 < (1 << 16) else greater)  # ties kept
-    for s in range(0, n, chunk):
-        b = bits(s)
-        o = out[s:s + chunk]
-        np.greater(b, threshold, out=o, casting="unsafe")
-        if need > 0:
-            ties = np.flatnonzero(b == threshold)[:need]
-            o[ties] = 1
-            need -= len(ties)
-    return mask
-
-
-class _LeanLibrary:
-    """weightless with prune_by_magnitude replaced by lean_prune_by_magnitude."""
-
-    def __init__(self, module):
-        self._module = module
-
-    def __getattr__(self, name):
-        return getattr(self._module, name)
-
-    prune_by_magnitude = staticmethod(lean_prune_by_magnitude)
-
-
 # --- The benchmark -------------------------------------------------------------------
 
 
@@ -239,25 +168,18 @@ def main(argv=None):
                         help="images in the random calibration batch (cost='activation')")
     parser.add_argument("--batch", type=int, default=2, help="images in the check batch")
     parser.add_argument("--json", metavar="FILE", help="writes the figures as JSON")
-    parser.add_argument("--lean-prune", action="store_true",
-                        help="prune with this script's lean stand-in of prune_by_magnitude")
     parser.add_argument("--no-hwm-reset", action="store_true",
                         help="do not reset VmHWM per phase (then ru_maxrss is the overall peak)")
     parser.add_argument("--keep-file", action="store_true", help="do not delete --output")
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.torch_threads)
-    patched = []
-    if args.lean_prune:
-        wlt._wl = _LeanLibrary(wlt._wl)
-        patched.append("lean prune_by_magnitude")
     memory = Memory(reset=not args.no_hwm_reset)
     phases = Phases(memory)
     imported_kib = _status_kib("VmRSS")["VmRSS"]
     print(f"weightless {wl.__version__}, torch {torch.__version__} ({torch.get_num_threads()} "
           f"threads), torchvision {torchvision.__version__}, {os.cpu_count()} cpus, load "
-          f"{'/'.join(f'{x:.2f}' for x in os.getloadavg())}"
-          f"{', PATCHED: ' + ', '.join(patched) if patched else ''}")
+          f"{'/'.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"rss after imports {imported_kib / 1024:.0f} MiB; VmHWM reset per phase: "
           f"{memory.reset}")
 

@@ -171,3 +171,42 @@ def test_activation_cost_refuses_bad_energy():
         weightless.encode_codes(np.ones((10, 20), dtype=int), [1.0], column_energy=energy)
     with pytest.raises(weightless.InvalidArgumentError, match="cost must be 'squared_error'"):
         weightless.encode(w, cost="activations")
+
+
+@pytest.mark.parametrize("storage", ["retrieval", "packed-codes"])
+def test_codes_into_a_given_array(storage):
+    # Over 2^20 weights, so the decode runs in more than one slice.
+    codes = random_codes((1100, 1000), 8, 0.01, seed=5)
+    layer = weightless.encode_codes(codes, CENTROIDS, storage=storage, seeds=1)
+    expected = layer.codes()
+    for dtype in (np.uint8, np.int8, np.uint16, np.int16, np.int32, np.uint32, np.int64):
+        out = np.full(codes.shape, 99, dtype=dtype)
+        assert layer.codes(out=out) is out
+        np.testing.assert_array_equal(out, expected)
+    flat = np.zeros(codes.size, dtype=np.uint8)  # any shape with as many values
+    layer.codes(out=flat, threads=1)
+    np.testing.assert_array_equal(flat, expected.reshape(-1))
+
+    with pytest.raises(weightless.InvalidArgumentError, match="out holds 10 values"):
+        layer.codes(out=np.zeros(10, dtype=np.uint8))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        layer.codes(out=np.zeros((1000, 1100), dtype=np.uint8).T)
+    read_only = np.zeros(codes.shape, dtype=np.uint8)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="writable"):
+        layer.codes(out=read_only)
+    with pytest.raises(TypeError, match="float32 cannot hold"):
+        layer.codes(out=np.zeros(codes.shape, dtype=np.float32))
+    with pytest.raises(TypeError, match="numpy array"):
+        layer.codes(out=[0] * codes.size)
+
+
+def test_codes_into_a_narrow_array_refuses_a_large_k():
+    k = 300
+    centroids = np.linspace(-1, 1, k).astype(np.float32)
+    codes = random_codes((40, 50), k, 0.2, seed=6)
+    layer = weightless.encode_codes(codes, centroids, t=9)
+    with pytest.raises(TypeError, match="uint8 cannot hold codes 0..300"):
+        layer.codes(out=np.zeros(codes.shape, dtype=np.uint8))
+    out = np.zeros(codes.shape, dtype=np.int16)
+    np.testing.assert_array_equal(layer.codes(out=out), layer.codes())

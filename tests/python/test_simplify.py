@@ -27,6 +27,24 @@ def test_prune_by_magnitude():
         weightless.prune_by_magnitude([0, 1, 2, 3, np.nan], 0.5)
 
 
+def test_prune_by_magnitude_any_layout_and_dtype():
+    # Read in place when float32 and C-contiguous; converted otherwise: the same mask.
+    rng = np.random.default_rng(3)
+    w = rng.standard_normal((300, 200)).astype(np.float32)
+    mask = weightless.prune_by_magnitude(w, 0.05)
+    assert mask.sum() == 3000
+    assert np.abs(w[mask == 1]).min() >= np.abs(w[mask == 0]).max()
+    np.testing.assert_array_equal(weightless.prune_by_magnitude(w.astype(np.float64), 0.05), mask)
+    transposed = weightless.prune_by_magnitude(w.T, 0.05)  # not C-contiguous
+    assert transposed.shape == (200, 300)
+    np.testing.assert_array_equal(transposed, weightless.prune_by_magnitude(w.T.copy(), 0.05))
+    np.testing.assert_array_equal(weightless.prune_by_magnitude(w[:, ::2], 0.05),
+                                  weightless.prune_by_magnitude(w[:, ::2].copy(), 0.05))
+    w_before = w.copy()
+    weightless.prune_by_magnitude(w, 0.5)
+    np.testing.assert_array_equal(w, w_before)  # the input is only read
+
+
 def test_share_weights_is_optimal_1d_k_means():
     values = np.array([[1.0, 1.2, 5.0], [5.4, 9.0, 1.1]], dtype=np.float32)
     codes, centroids, error = weightless.share_weights(values, 3)

@@ -4,8 +4,6 @@
 
 #include <gtest/gtest.h>
 
-#include "simplify/keep_largest.h"
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -45,21 +43,55 @@ TEST(PruneTest, KeepsTheLargestMagnitudesDeterministically) {
   EXPECT_GE(min_kept, max_pruned);
 }
 
-// Layers beyond 2^32 weights take the 64-bit index path; it must select exactly what
-// the 32-bit path selects (a 2^32-weight test would need 16 GiB).
-TEST(PruneTest, SixtyFourBitIndicesSelectAsThirtyTwoBitOnes) {
+// The definition, by sorting: the `keep` first in the order (larger |w|, lower index).
+std::vector<uint8_t> KeepLargestBySorting(const std::vector<float>& w, size_t keep) {
+  std::vector<size_t> order(w.size());
+  for (size_t i = 0; i < w.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(),
+                   [&w](size_t a, size_t b) { return std::fabs(w[a]) > std::fabs(w[b]); });
+  std::vector<uint8_t> mask(w.size(), 0);
+  for (size_t i = 0; i < keep; ++i) mask[order[i]] = 1;
+  return mask;
+}
+
+// The radix select against the definition where it is easiest to get wrong: ties at the
+// threshold (kept in index order), -0 beside +0, subnormals, thresholds in the lowest
+// and highest buckets, every keep from 0 to n.
+TEST(PruneTest, RadixSelectKeepsExactlyWhatSortingKeeps) {
   std::mt19937 rng(7);
-  std::uniform_int_distribution<int> level(-20, 20);  // many ties
-  std::vector<float> w(5000);
-  for (float& v : w) v = 0.05f * static_cast<float>(level(rng));
-  for (size_t keep : {size_t{1}, size_t{17}, size_t{2500}, size_t{4999}, size_t{5000}}) {
-    std::vector<uint8_t> narrow(w.size(), 0), wide(w.size(), 0);
-    internal::KeepLargest<uint32_t>(w.data(), w.size(), keep, &narrow);
-    internal::KeepLargest<uint64_t>(w.data(), w.size(), keep, &wide);
-    EXPECT_EQ(narrow, wide) << keep;
-    EXPECT_EQ(static_cast<size_t>(std::count(wide.begin(), wide.end(), 1)), keep);
-    EXPECT_EQ(narrow, *PruneByMagnitude(w.data(), w.size(), static_cast<double>(keep) / 5000));
+  std::uniform_int_distribution<int> level(-20, 20);
+  std::vector<std::vector<float>> cases;
+  std::vector<float> ties(600);
+  for (float& v : ties) v = 0.05f * static_cast<float>(level(rng));  // many ties, and +-0
+  cases.push_back(ties);
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  const float big = std::numeric_limits<float>::max();
+  cases.push_back({0.0f, -0.0f, tiny, -tiny, 3 * tiny, 0.0f, -big, big, 1.0f, -1.0f, 1e-38f});
+  cases.push_back(std::vector<float>(50, -2.5f));  // all one magnitude
+  std::vector<float> same_high(300);  // every key in one high bucket: the low pass decides
+  for (size_t i = 0; i < same_high.size(); ++i) {
+    same_high[i] = 1.0f + static_cast<float>(i % 97) * std::numeric_limits<float>::epsilon();
   }
+  cases.push_back(same_high);
+  for (const std::vector<float>& w : cases) {
+    for (size_t keep = 0; keep <= w.size(); ++keep) {
+      const double fraction = static_cast<double>(keep) / static_cast<double>(w.size());
+      std::vector<uint8_t> mask(w.size(), 7);
+      ASSERT_TRUE(PruneByMagnitude(w.data(), w.size(), fraction, mask.data()).ok());
+      ASSERT_EQ(mask, KeepLargestBySorting(w, keep)) << "keep " << keep << " of " << w.size();
+    }
+  }
+  std::normal_distribution<float> normal;
+  std::vector<float> large(200000);
+  for (float& v : large) v = normal(rng);
+  for (double fraction : {0.001, 0.08, 0.5, 0.999}) {
+    const size_t keep = static_cast<size_t>(std::llround(fraction * large.size()));
+    EXPECT_EQ(*PruneByMagnitude(large.data(), large.size(), fraction),
+              KeepLargestBySorting(large, keep))
+        << fraction;
+  }
+  const float one = 1.0f;
+  EXPECT_TRUE(PruneByMagnitude(&one, 1, 1.0, nullptr).IsInvalidArgument());
 }
 
 TEST(PruneTest, RefusesBadInput) {

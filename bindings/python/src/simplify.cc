@@ -23,15 +23,17 @@ namespace python {
 namespace {
 
 py::array_t<uint8_t> PruneArray(const py::handle& weights, double keep) {
-  const FloatInput input = CopyFloat32(weights);
-  Result<std::vector<uint8_t>> mask = Status::Internal("not pruned");
+  // Read in place (no copy of a float32 array) into the output array: the mask's n
+  // bytes are all the memory pruning takes, whatever the layer's size.
+  const py::array_t<float, py::array::c_style> input = AsFloat32(weights);
+  py::array_t<uint8_t> out(std::vector<py::ssize_t>(input.shape(), input.shape() + input.ndim()));
+  const size_t n = static_cast<size_t>(input.size());
+  Status s;
   {
     py::gil_scoped_release release;
-    mask = PruneByMagnitude(input.values.data(), input.values.size(), keep);
+    s = PruneByMagnitude(input.data(), n, keep, out.mutable_data());
   }
-  const std::vector<uint8_t> m = ValueOrThrow(std::move(mask));
-  py::array_t<uint8_t> out(ArrayShape(input.shape));
-  if (!m.empty()) std::memcpy(out.mutable_data(), m.data(), m.size());
+  ThrowIfError(s);
   return out;
 }
 
@@ -58,7 +60,8 @@ void BindSimplify(py::module_& m) {
 Magnitude pruning: a uint8 mask of the weights' shape, 1 for the round(keep * n)
 weights of largest magnitude and 0 elsewhere; ties go to the lower flat index, so the
 mask is deterministic. Errors: keep outside [0, 1]; a NaN or infinite weight (named by
-index). The GIL is released.)doc");
+index). Reads a float32 C-contiguous array in place (other inputs are converted first)
+and needs no memory besides the mask; the GIL is released.)doc");
   m.def("share_weights", &ShareArray, py::arg("values"), py::arg("clusters"),
         py::arg("method") = "optimal", R"doc(
 Weight sharing: clusters the values (any shape, copied as float32) into at most

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <limits>
 #include <string_view>
+#include <type_traits>
 
 #include "errors.h"
 
@@ -62,42 +63,80 @@ py::array_t<float> FloatArray(const std::vector<float>& values) {
   return out;
 }
 
-FloatInput CopyFloat32(const py::handle& array_like) {
+py::array_t<float, py::array::c_style> AsFloat32(const py::handle& array_like) {
   py::object numpy = py::module_::import("numpy");
-  // asarray converts lists and other dtypes with numpy's own error messages.
-  auto array = numpy.attr("asarray")(array_like, numpy.attr("float32"), "C")
-                   .cast<py::array_t<float, py::array::c_style>>();
+  // asarray converts lists and other dtypes with numpy's own error messages, and
+  // returns a float32 C-contiguous array unchanged.
+  return numpy.attr("asarray")(array_like, numpy.attr("float32"), "C")
+      .cast<py::array_t<float, py::array::c_style>>();
+}
+
+FloatInput CopyFloat32(const py::handle& array_like) {
+  const py::array_t<float, py::array::c_style> array = AsFloat32(array_like);
   FloatInput input;
   input.shape.assign(array.shape(), array.shape() + array.ndim());
-  input.values.resize(static_cast<size_t>(array.size()));
-  if (!input.values.empty()) {
-    std::memcpy(input.values.data(), array.data(), input.values.size() * sizeof(float));
-  }
+  input.values.assign(array.data(), array.data() + array.size());
   return input;
 }
 
+namespace {
+
+// Appends the values of a C-contiguous integer array as uint16 codes; returns the flat
+// index of the first value outside 0..65535, or -1.
+template <typename Int>
+py::ssize_t AppendCodes(const py::array& array, std::vector<uint16_t>* codes) {
+  const Int* values = static_cast<const Int*>(array.data());
+  const py::ssize_t n = array.size();
+  codes->resize(static_cast<size_t>(n));
+  for (py::ssize_t i = 0; i < n; ++i) {
+    const Int v = values[i];
+    if constexpr (std::is_signed_v<Int>) {
+      if (v < 0) return i;
+    }
+    if (static_cast<uint64_t>(v) > 65535) return i;
+    (*codes)[static_cast<size_t>(i)] = static_cast<uint16_t>(v);
+  }
+  return -1;
+}
+
+}  // namespace
+
 CodesInput CopyCodes(const py::handle& codes, const py::handle& shape) {
   py::object numpy = py::module_::import("numpy");
-  py::object array = numpy.attr("asarray")(codes);
-  const std::string kind = py::str(array.attr("dtype").attr("kind"));
-  if (kind != "i" && kind != "u") {
-    throw py::type_error("codes must be an array of integers, not of " +
-                         std::string(py::str(array.attr("dtype"))));
-  }
-  py::object flat = array.attr("reshape")(-1);
-  py::object bad = numpy.attr("flatnonzero")(
-      numpy.attr("logical_or")(numpy.attr("less")(flat, 0), numpy.attr("greater")(flat, 65535)));
-  if (py::len(bad) > 0) {
-    py::object index = bad[py::int_(0)];
-    ThrowInvalid("code at index " + std::string(py::str(index)) + " is " +
-                 std::string(py::str(flat[index])) + ": codes are 0..K, K <= 65535");
-  }
-  auto values = numpy.attr("ascontiguousarray")(flat, numpy.attr("uint16"))
-                    .cast<py::array_t<uint16_t, py::array::c_style>>();
+  const py::array original = numpy.attr("asarray")(codes);
+  // The same array when it already is C-contiguous (no copy).
+  const py::array array = numpy.attr("ascontiguousarray")(original);
+  const char kind = array.dtype().kind();
+  const py::ssize_t size = array.itemsize();
   CodesInput input;
-  input.codes.assign(values.data(), values.data() + values.size());
+  py::ssize_t bad = -1;
+  if (kind == 'u' && size == 1)
+    bad = AppendCodes<uint8_t>(array, &input.codes);
+  else if (kind == 'u' && size == 2)
+    bad = AppendCodes<uint16_t>(array, &input.codes);
+  else if (kind == 'u' && size == 4)
+    bad = AppendCodes<uint32_t>(array, &input.codes);
+  else if (kind == 'u' && size == 8)
+    bad = AppendCodes<uint64_t>(array, &input.codes);
+  else if (kind == 'i' && size == 1)
+    bad = AppendCodes<int8_t>(array, &input.codes);
+  else if (kind == 'i' && size == 2)
+    bad = AppendCodes<int16_t>(array, &input.codes);
+  else if (kind == 'i' && size == 4)
+    bad = AppendCodes<int32_t>(array, &input.codes);
+  else if (kind == 'i' && size == 8)
+    bad = AppendCodes<int64_t>(array, &input.codes);
+  else {
+    throw py::type_error("codes must be an array of integers, not of " +
+                         std::string(py::str(array.dtype())));
+  }
+  if (bad >= 0) {
+    ThrowInvalid("code at index " + std::to_string(bad) + " is " +
+                 std::string(py::str(array.attr("reshape")(-1)[py::int_(bad)])) +
+                 ": codes are 0..K, K <= 65535");
+  }
   if (shape.is_none()) {
-    for (const py::handle d : array.attr("shape")) input.shape.push_back(d.cast<uint64_t>());
+    input.shape.assign(original.shape(), original.shape() + original.ndim());
   } else {
     for (const py::handle d : shape) input.shape.push_back(d.cast<uint64_t>());
     // The product, computed in Python's integers (no overflow).

@@ -39,7 +39,15 @@ struct FloatInput {
 };
 FloatInput CopyFloat32(const pybind11::handle& array_like);
 
-// Layer codes (0 = pruned, c = centroid c - 1) copied from an integer array-like, and
+// A float32 C-contiguous array of an array-like's values for the library to read in
+// place: the array itself when it already is one (no copy), else numpy's conversion.
+// For large inputs read once with the GIL released; a Python thread that changes the
+// original meanwhile gets a meaningless result (never a crash), as with numpy's own
+// functions.
+pybind11::array_t<float, pybind11::array::c_style> AsFloat32(const pybind11::handle& array_like);
+
+// Layer codes (0 = pruned, c = centroid c - 1) copied from an integer array-like (any
+// integer dtype, converted in one pass with no temporaries besides the copy), and
 // their shape: the array's, or `shape` when that is not None (then it must hold as many
 // values as the array, which may have any shape). A value outside 0..65535 is refused
 // naming its flat index; the library checks the codes against K.

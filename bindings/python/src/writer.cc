@@ -221,6 +221,68 @@ py::array_t<uint16_t> DecodeEncodedCodes(const EncodedLayer& layer, int threads)
   return py::array_t<uint16_t>(ArrayShape(layer.shape), owned->data(), base);
 }
 
+namespace {
+
+// Decodes the layer's codes slice by slice into out (a C-contiguous integer array of
+// any width that holds 0..K), converting each slice: no buffer of the whole layer.
+template <typename Int>
+Status DecodeCodesInto(const EncodedLayer& layer, uint64_t n, Int* out, int threads) {
+  constexpr uint64_t kSlice = uint64_t{1} << 20;
+  std::vector<uint16_t> slice(static_cast<size_t>(std::min(n, kSlice)));
+  for (uint64_t begin = 0; begin < n; begin += kSlice) {
+    const uint64_t count = std::min(kSlice, n - begin);
+    Status s = DecodeLayerCodes(layer, begin, count, slice.data(), threads);
+    if (!s.ok()) return s;
+    std::copy_n(slice.data(), count, out + begin);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+py::array DecodeEncodedCodesInto(const EncodedLayer& layer, const py::handle& out_arg,
+                                 int threads) {
+  if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
+  if (!py::isinstance<py::array>(out_arg)) throw py::type_error("out must be a numpy array");
+  py::array out = py::reinterpret_borrow<py::array>(out_arg);
+  uint64_t n = 1;
+  for (uint64_t d : layer.shape) n *= d;
+  if (static_cast<uint64_t>(out.size()) != n) {
+    ThrowIfError(Status::InvalidArgument("out holds " + std::to_string(out.size()) +
+                                         " values; the layer has " + std::to_string(n)));
+  }
+  if (!out.writeable() || !(out.flags() & py::array::c_style)) {
+    throw py::value_error("out must be writable and C-contiguous");
+  }
+  const char kind = out.dtype().kind();
+  const py::ssize_t size = out.itemsize();
+  const uint64_t k = layer.centroids.size();
+  if ((kind != 'u' && kind != 'i') || (size == 1 && k > (kind == 'u' ? 255u : 127u)) ||
+      (size == 2 && kind == 'i' && k > 32767)) {
+    throw py::type_error("out of dtype " + std::string(py::str(out.dtype())) +
+                         " cannot hold codes 0.." + std::to_string(k));
+  }
+  void* data = out.mutable_data();
+  Status s;
+  {
+    py::gil_scoped_release release;
+    if (kind == 'u' && size == 1)
+      s = DecodeCodesInto(layer, n, static_cast<uint8_t*>(data), threads);
+    else if (kind == 'u' && size == 2)
+      s = DecodeLayerCodes(layer, 0, n, static_cast<uint16_t*>(data), threads);
+    else if (kind == 'i' && size == 1)
+      s = DecodeCodesInto(layer, n, static_cast<int8_t*>(data), threads);
+    else if (kind == 'i' && size == 2)
+      s = DecodeCodesInto(layer, n, static_cast<int16_t*>(data), threads);
+    else if (size == 4)
+      s = DecodeCodesInto(layer, n, static_cast<int32_t*>(data), threads);
+    else
+      s = DecodeCodesInto(layer, n, static_cast<int64_t*>(data), threads);
+  }
+  ThrowIfError(s);
+  return out;
+}
+
 py::array_t<float> DecodeEncoded(const EncodedLayer& layer, int threads) {
   if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
   py::array_t<float> out(ArrayShape(layer.shape));
@@ -482,11 +544,17 @@ before retraining the later layers. Immutable.)doc")
           "Decodes to a float32 array exactly as a reader of the file will (kept weights "
           "are their centroids; false positives included). The GIL is released.")
       .def(
-          "codes", [](const Layer& l, int threads) { return DecodeEncodedCodes(l, threads); },
-          py::arg("threads") = 0,
+          "codes",
+          [](const Layer& l, int threads, const py::object& out) -> py::array {
+            if (out.is_none()) return DecodeEncodedCodes(l, threads);
+            return DecodeEncodedCodesInto(l, out, threads);
+          },
+          py::arg("threads") = 0, py::arg("out") = py::none(),
           "The code each weight decodes to, a uint16 array of the layer's shape: c in 1..K "
           "where decode() gives centroids[c - 1] (kept weights and false positives), 0 "
-          "elsewhere. The GIL is released.")
+          "elsewhere. With out= (a writable C-contiguous integer array of as many values, "
+          "of a dtype that holds 0..K, e.g. uint8 for K <= 255), decodes into it slice by "
+          "slice, with no buffer of the whole layer, and returns it. The GIL is released.")
       .def("with_centroids", &WithCentroids, py::arg("centroids"), py::kw_only(),
            py::arg("added_squared_error") = py::none(), R"doc(
 A copy of this layer with other centroids (K finite values; code c decodes to

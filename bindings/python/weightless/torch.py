@@ -576,15 +576,21 @@ def encode(model, name, t=None, *, seeds=8, cost="activation", calibration=None,
                              max_false_positive_rate=max_false_positive_rate, kind=kind,
                              storage=storage, seeds=seeds, base_seed=base_seed, cost=cost,
                              column_energy=energy, threads=threads)
-    new = layer.codes()
-    if check_ranks:
-        _check_ranks_agree(name, new)
+    distributed = check_ranks and _distributed()
+    previous = shared.codes.clone() if distributed else None  # to restore on refusal
     with torch.no_grad():
-        if shared.codes.device.type == "cpu":  # in place, no copy in another dtype
-            np.copyto(shared.codes.numpy(), new, casting="unsafe")
+        if shared.codes.device.type == "cpu":  # decoded into the buffer: no copy of the layer
+            layer.codes(out=shared.codes.numpy())
         else:
-            shared.codes.copy_(torch.from_numpy(new.astype(np.int32)))
-    del new
+            shared.codes.copy_(torch.from_numpy(layer.codes().astype(np.int32)))
+    if distributed:
+        try:
+            _check_ranks_agree(name, shared.codes.cpu().numpy())
+        except RuntimeError:
+            with torch.no_grad():
+                shared.codes.copy_(previous)
+            raise
+    del previous
     counts = torch.bincount(shared.codes.reshape(-1), minlength=len(centroids) + 1).cpu()
     counts -= old_counts
     counts[0] = 0
@@ -593,11 +599,15 @@ def encode(model, name, t=None, *, seeds=8, cost="activation", calibration=None,
     return dict(layer.stats)
 
 
+def _distributed():
+    import torch.distributed as dist
+
+    return dist.is_available() and dist.is_initialized()
+
+
 def _check_ranks_agree(name, codes):
     import torch.distributed as dist
 
-    if not (dist.is_available() and dist.is_initialized()):
-        return
     digest = int.from_bytes(hashlib.blake2b(memoryview(np.ascontiguousarray(codes)),
                                             digest_size=7).digest(), "little")
     mine = torch.tensor([digest], dtype=torch.int64)

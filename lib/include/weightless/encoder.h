@@ -174,6 +174,12 @@ WEIGHTLESS_EXPORT Status DecodeLayer(const EncodedLayer& layer, float* out, int 
 WEIGHTLESS_EXPORT Result<std::vector<uint16_t>> DecodeLayerCodes(const EncodedLayer& layer,
                                                                  int threads = 0);
 
+// As above for the weights [begin, begin + count) in flat order, into out[0..count):
+// decoding a large layer in slices needs no buffer of the whole layer. Errors as above,
+// and OutOfRange when the range is not inside the layer.
+WEIGHTLESS_EXPORT Status DecodeLayerCodes(const EncodedLayer& layer, uint64_t begin, uint64_t count,
+                                          uint16_t* out, int threads = 0);
+
 }  // namespace weightless
 
 #endif  // WEIGHTLESS_ENCODER_H_

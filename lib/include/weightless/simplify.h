@@ -24,6 +24,13 @@ namespace weightless {
 WEIGHTLESS_EXPORT Result<std::vector<uint8_t>> PruneByMagnitude(const float* weights, size_t n,
                                                                 double keep_fraction);
 
+// As above, writing the mask into the caller's mask[0..n). Time O(n); memory 512 KiB
+// whatever n is (a radix select on the magnitudes: no copy of the weights, no index
+// array), so a model of any size prunes in place of its own mask. REQUIRES: mask holds
+// n bytes. On error the mask's contents are unspecified.
+WEIGHTLESS_EXPORT Status PruneByMagnitude(const float* weights, size_t n, double keep_fraction,
+                                          uint8_t* mask);
+
 // mask[i] = 1 where |weights[i]| > threshold. Errors as PruneByMagnitude; threshold
 // must be finite and non-negative.
 WEIGHTLESS_EXPORT Result<std::vector<uint8_t>> PruneByThreshold(const float* weights, size_t n,

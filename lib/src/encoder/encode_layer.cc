@@ -488,26 +488,39 @@ Status DecodeLayer(const EncodedLayer& layer, float* out, int threads) {
   return Status::OK();
 }
 
-Result<std::vector<uint16_t>> DecodeLayerCodes(const EncodedLayer& layer, int threads) {
+Status DecodeLayerCodes(const EncodedLayer& layer, uint64_t begin, uint64_t count, uint16_t* out,
+                        int threads) {
   uint64_t n = 1;
   for (uint64_t d : layer.shape) n *= d;
-  const uint64_t k = layer.centroids.size();
-  std::vector<uint16_t> codes;
+  if (begin > n || count > n - begin) {
+    return Status::OutOfRange("codes [" + Num(begin) + ", " + Num(begin) + " + " + Num(count) +
+                              ") of a layer of " + Num(n) + " weights");
+  }
+  if (count > 0 && out == nullptr) return Status::InvalidArgument("out is null");
   if (layer.storage == Storage::kRetrieval) {
     if (!layer.table) return Status::InvalidArgument("encoded layer has no table");
-    codes.resize(n);
-    Status s = layer.table->view().DecodeCodes(0, n, codes.data(), threads);
+    Status s = layer.table->view().DecodeCodes(begin, begin + count, out, threads);
     if (!s.ok()) return s;
   } else {
     if (layer.packed_codes.size() != n) {
       return Status::InvalidArgument("encoded layer has " + Num(layer.packed_codes.size()) +
                                      " packed codes for " + Num(n) + " weights");
     }
-    codes = layer.packed_codes;
+    if (count > 0) std::copy_n(layer.packed_codes.data() + begin, count, out);
   }
-  for (uint16_t& c : codes) {
-    if (c > k) c = 0;
+  const uint64_t k = layer.centroids.size();
+  for (uint64_t i = 0; i < count; ++i) {
+    if (out[i] > k) out[i] = 0;
   }
+  return Status::OK();
+}
+
+Result<std::vector<uint16_t>> DecodeLayerCodes(const EncodedLayer& layer, int threads) {
+  uint64_t n = 1;
+  for (uint64_t d : layer.shape) n *= d;
+  std::vector<uint16_t> codes(n);
+  Status s = DecodeLayerCodes(layer, 0, n, codes.data(), threads);
+  if (!s.ok()) return s;
   return codes;
 }
 

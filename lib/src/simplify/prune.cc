@@ -6,8 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
-#include <numeric>
+#include <cstring>
 #include <string>
 
 #include "simplify/keep_largest.h"
@@ -28,22 +27,28 @@ Status CheckFinite(const float* values, size_t n) {
 }
 }  // namespace
 
-Result<std::vector<uint8_t>> PruneByMagnitude(const float* weights, size_t n,
-                                              double keep_fraction) {
+Status PruneByMagnitude(const float* weights, size_t n, double keep_fraction, uint8_t* mask) {
   if (!(keep_fraction >= 0.0 && keep_fraction <= 1.0)) {
     return Status::InvalidArgument("keep fraction " + std::to_string(keep_fraction),
                                    "must be in [0, 1]");
   }
+  if (n > 0 && mask == nullptr) return Status::InvalidArgument("mask is null");
   Status s = CheckFinite(weights, n);
   if (!s.ok()) return s;
   const size_t keep = static_cast<size_t>(std::llround(keep_fraction * static_cast<double>(n)));
-  std::vector<uint8_t> mask(n, 0);
-  if (keep == 0) return mask;
-  if (n <= std::numeric_limits<uint32_t>::max()) {
-    internal::KeepLargest<uint32_t>(weights, n, keep, &mask);
-  } else {
-    internal::KeepLargest<uint64_t>(weights, n, keep, &mask);
+  if (keep == 0) {
+    if (n > 0) std::memset(mask, 0, n);
+    return Status::OK();
   }
+  internal::KeepLargest(weights, n, keep, mask);
+  return Status::OK();
+}
+
+Result<std::vector<uint8_t>> PruneByMagnitude(const float* weights, size_t n,
+                                              double keep_fraction) {
+  std::vector<uint8_t> mask(n);
+  Status s = PruneByMagnitude(weights, n, keep_fraction, mask.data());
+  if (!s.ok()) return s;
   return mask;
 }
 
