@@ -157,6 +157,14 @@ def test_plain_tensors_are_bit_exact(tmp_path):
         assert f["i8_scaled"].int8_scale == np.float32(0.05)
         q = np.clip(np.rint(w4 / np.float32(0.05)), -127, 127).astype(np.float32)
         np.testing.assert_array_equal(f["i8_scaled"].decode(), np.float32(0.05) * q)
+        # The library's rule, as trainers use it: exactly what the file reads back.
+        assert f["i8"].int8_scale == weightless.default_int8_scale(w4)
+        for name, dtype, scale in [("i8", "int8", None), ("i8_scaled", "int8", 0.05),
+                                   ("bf16", "bfloat16", None), ("half_from_f32", "float16", None),
+                                   ("cube", "float32", None)]:
+            rounded = weightless.round_to_stored(w4, dtype, int8_scale=scale)
+            assert rounded.shape == w4.shape and rounded.dtype == np.float32
+            np.testing.assert_array_equal(bits(rounded), bits(f[name].decode()))
         assert f["scalar"].shape == () and f["scalar"].decode() == 7.5
         np.testing.assert_array_equal(f["list"].decode(), [[1, 2], [3, 4]])
         assert f["empty"].decode().shape == (0, 3)
@@ -239,3 +247,15 @@ def test_cost_function_chooses_the_table(tmp_path):
     chosen = float(np.sum(decoded[0][~kept_mask(w5, 0.1).reshape(40, 50)[0]] ** 2))
     assert layer.stats["chosen_cost"] == pytest.approx(chosen, rel=1e-6)
     assert layer.stats["chosen_cost"] <= layer.stats["first_seed_cost"]
+
+
+def test_default_int8_scale_and_round_to_stored_edges():
+    assert weightless.default_int8_scale([0.0, -0.0]) == 1.0
+    assert weightless.default_int8_scale([]) == 1.0
+    assert weightless.default_int8_scale([1.0, np.nan, -np.inf, -2.54]) == np.float32(2.54) / np.float32(127)
+    np.testing.assert_array_equal(weightless.round_to_stored([0.5, 1.5, -900.0], "int8", int8_scale=1.0),
+                                  [0.0, 2.0, -127.0])
+    with pytest.raises(weightless.InvalidArgumentError, match="int8_scale"):
+        weightless.round_to_stored([1.0], "int8", int8_scale=0.0)
+    with pytest.raises(ValueError):
+        weightless.round_to_stored([1.0], "int4")

@@ -11,7 +11,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <limits>
+#include <random>
 #include <thread>
 
 #include "file_test_util.h"
@@ -334,6 +337,48 @@ TEST(ContainerTest, HalfPrecisionConversionsRoundTripEveryValue) {
   EXPECT_EQ(FloatToHalf(1.0f + 1.0f / 2048), 0x3C00);  // ties to even
   EXPECT_EQ(FloatToHalf(5.9604645e-08f), 0x0001);      // smallest subnormal
   EXPECT_EQ(FloatToBFloat16(1.00390625f), 0x3F80);     // ties to even
+}
+
+// The one int8 rule: QuantizeInt8 / DefaultInt8Scale / RoundToStored give exactly what
+// a reader decodes from a file the writer made with the same scale.
+TEST(ContainerTest, RoundToStoredIsWhatTheFileReadsBack) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float inf = std::numeric_limits<float>::infinity();
+  EXPECT_EQ(QuantizeInt8(0.5f, 1.0f), 0);  // to nearest even
+  EXPECT_EQ(QuantizeInt8(1.5f, 1.0f), 2);
+  EXPECT_EQ(QuantizeInt8(-500.0f, 1.0f), -127);  // clamped; -128 is never written
+  EXPECT_EQ(QuantizeInt8(nan, 1.0f), -127);
+  const float finite_max[] = {0.5f, -2.54f, nan, inf, 1.0f};
+  EXPECT_EQ(DefaultInt8Scale(finite_max, 5), 2.54f / 127.0f);  // non-finite values ignored
+  const float zeros[] = {0.0f, -0.0f};
+  EXPECT_EQ(DefaultInt8Scale(zeros, 2), 1.0f);
+  EXPECT_EQ(DefaultInt8Scale(nullptr, 0), 1.0f);
+
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  std::vector<float> values(300);
+  for (float& v : values) v = normal(rng);
+  values[7] = -0.0f;
+  for (DType dtype : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kInt8}) {
+    const float scale = DefaultInt8Scale(values.data(), values.size());
+    testing_util::VectorOutputStream out;
+    auto writer = Writer::ToStream(&out);
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->AddDense("v", {300}, values.data(), dtype, Codec::kNone, scale).ok());
+    ASSERT_TRUE((*writer)->Finish().ok());
+    auto reader = Reader::OpenBuffer(out.bytes.data(), out.bytes.size());
+    ASSERT_TRUE(reader.ok());
+    std::vector<float> decoded(300);
+    ASSERT_TRUE((*reader)->Decode(0, decoded.data(), decoded.size()).ok());
+    std::vector<float> rounded = values;
+    RoundToStored(rounded.data(), rounded.size(), dtype, scale);
+    for (size_t i = 0; i < values.size(); ++i) {
+      uint32_t a, b;  // bit for bit: -0 and +0 differ
+      std::memcpy(&a, &rounded[i], 4);
+      std::memcpy(&b, &decoded[i], 4);
+      ASSERT_EQ(a, b) << DTypeName(dtype) << " at " << i;
+    }
+  }
 }
 
 // Every truncation is refused; every single-byte change is refused at open or found by

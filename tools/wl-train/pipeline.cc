@@ -79,38 +79,16 @@ double KeepAtRound(PruneSchedule schedule, double target, int r, int rounds) {
   return std::pow(target, f);
 }
 
-// The scale of a bias vector stored as int8: its largest magnitude maps to 127.
-float Int8Scale(const Vector& b) {
-  const float max = b.size() ? b.cwiseAbs().maxCoeff() : 0.0f;
-  return max > 0 ? max / 127.0f : 1.0f;
-}
-
 // Rounds biases to what the file stores in `dtype`, with the writer's arithmetic, so
 // that the model evaluated here is exactly the model in the file. Returns each layer's
 // int8 scale, computed once, which the writer must be given.
 std::vector<float> RoundBiases(Network* net, DType dtype) {
   std::vector<float> scales;
   for (WeightLayer& l : net->layers()) {
-    const float scale = Int8Scale(l.b);
+    const uint64_t n = static_cast<uint64_t>(l.b.size());
+    const float scale = weightless::DefaultInt8Scale(l.b.data(), n);
     scales.push_back(scale);
-    for (Eigen::Index i = 0; i < l.b.size(); ++i) {
-      float& v = l.b(i);
-      switch (dtype) {
-        case DType::kFloat16:
-          v = weightless::HalfToFloat(weightless::FloatToHalf(v));
-          break;
-        case DType::kBFloat16:
-          v = weightless::BFloat16ToFloat(weightless::FloatToBFloat16(v));
-          break;
-        case DType::kInt8:
-          // As the writer: the clamped quotient becomes an int8 (so -0 reads back as +0).
-          v = scale * static_cast<float>(static_cast<int8_t>(
-                          std::min(127.0f, std::max(-127.0f, std::nearbyint(v / scale)))));
-          break;
-        case DType::kFloat32:
-          break;
-      }
-    }
+    weightless::RoundToStored(l.b.data(), n, dtype, scale);
   }
   return scales;
 }

@@ -344,11 +344,7 @@ class PyWriter {
     if (!int8_scale.is_none()) {
       scale = int8_scale.cast<float>();
     } else if (stored == DType::kInt8) {
-      float largest = 0.0f;
-      for (float v : input.values) {
-        if (std::isfinite(v)) largest = std::max(largest, std::fabs(v));
-      }
-      if (largest > 0.0f) scale = largest / 127.0f;
+      scale = DefaultInt8Scale(input.values.data(), input.values.size());
     }
     Run([&](Writer& w) {
       return w.AddDense(name, input.shape, input.values.data(), stored, c, scale);
@@ -695,6 +691,38 @@ trying `seeds` tables. Returns an EncodedLayer. The GIL is released while encodi
         py::arg("base_seed") = 0, py::arg("cost") = py::none(),
         py::arg("column_energy") = py::none(), py::arg("threads") = 0,
         py::arg("shape") = py::none(), kEncodeCodesDoc);
+  m.def(
+      "default_int8_scale",
+      [](const py::handle& values) {
+        const py::array_t<float, py::array::c_style> a = AsFloat32(values);
+        return DefaultInt8Scale(a.data(), static_cast<uint64_t>(a.size()));
+      },
+      py::arg("values"), R"doc(
+The int8 scale Writer.add_tensor uses when none is given: the largest finite magnitude
+maps to 127; 1.0 when no value is finite and non-zero.)doc");
+  m.def(
+      "round_to_stored",
+      [](const py::handle& values, const py::handle& dtype, const py::object& int8_scale) {
+        const DType stored = ParseDType(dtype);
+        const py::array_t<float, py::array::c_style> in = AsFloat32(values);
+        py::array_t<float> out(std::vector<py::ssize_t>(in.shape(), in.shape() + in.ndim()));
+        const uint64_t n = static_cast<uint64_t>(in.size());
+        if (n > 0) std::memcpy(out.mutable_data(), in.data(), n * sizeof(float));
+        float scale = 1.0f;
+        if (stored == DType::kInt8) {
+          scale = int8_scale.is_none() ? DefaultInt8Scale(out.data(), n) : int8_scale.cast<float>();
+          if (!(std::isfinite(scale) && scale > 0)) {
+            ThrowIfError(Status::InvalidArgument("int8_scale must be finite and positive"));
+          }
+        }
+        RoundToStored(out.mutable_data(), n, stored, scale);
+        return out;
+      },
+      py::arg("values"), py::arg("dtype"), py::arg("int8_scale") = py::none(), R"doc(
+A float32 copy of `values` (same shape) rounded to what a reader gets back once they are
+stored as `dtype` ('float32', 'float16', 'bfloat16' or 'int8', with int8_scale, default
+default_int8_scale(values)): the writer's own arithmetic, so that a trainer can evaluate
+exactly the model it will store.)doc");
 }
 
 #undef WEIGHTLESS_ENCODE_ARGS

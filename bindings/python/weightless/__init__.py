@@ -39,12 +39,14 @@ from ._weightless import (
     Tensor,
     Writer,
     __version__,
+    default_int8_scale,
     encode,
     encode_codes,
     library_version,
     open,
     open_bytes,
     prune_by_magnitude,
+    round_to_stored,
     share_weights,
 )
 
@@ -68,6 +70,7 @@ __all__ = [
     "Tensor",
     "Writer",
     "__version__",
+    "default_int8_scale",
     "encode",
     "encode_codes",
     "library_version",
@@ -75,6 +78,7 @@ __all__ = [
     "open",
     "open_bytes",
     "prune_by_magnitude",
+    "round_to_stored",
     "share_weights",
 ]
 

@@ -813,27 +813,13 @@ def _dtype_rule(dtype):
     return rule
 
 
-def _int8_scale(value):
-    """The writer's int8 scale: the largest finite magnitude maps to 127 (1 if none)."""
-    finite = value[torch.isfinite(value)].abs()
-    largest = finite.max() if finite.numel() else torch.zeros((), dtype=torch.float32)
-    return float(largest / 127) if float(largest) > 0 else 1.0
-
-
 def _stored_values(value, dtype):
-    """What a float32 tensor reads back as when stored as `dtype`, with the writer's
-    arithmetic (round to nearest even; int8: q = clamp(round(v / scale), -127, 127),
-    value = scale * q, so -0 reads back as +0)."""
+    """What a float32 tensor reads back as when stored as `dtype`: the library's
+    round_to_stored, the writer's own arithmetic."""
     v = value.detach().to(torch.float32)
-    if dtype == "float16":
-        return v.half().float()
-    if dtype == "bfloat16":
-        return v.bfloat16().float()
-    if dtype == "int8":
-        scale = torch.tensor(_int8_scale(v), dtype=torch.float32)
-        q = torch.clamp(torch.round(v / scale), -127, 127).to(torch.int8)
-        return scale * q.to(torch.float32)
-    return v
+    if dtype == "float32":
+        return v
+    return torch.from_numpy(_wl.round_to_stored(_to_numpy32(v), dtype)).to(v.device)
 
 
 def round_dense(model, dtype):
@@ -910,13 +896,8 @@ def save(model, path, metadata=None, *, dtype="float32", producer_name="weightle
             if value.dtype != torch.float32:
                 dtypes[name] = str(value.dtype).replace("torch.", "")
             if value.is_floating_point():
-                stored = rule(name)
-                values = _to_numpy32(value)
-                if stored == "int8":
-                    writer.add_tensor(name, values, dtype="int8",
-                                      int8_scale=_int8_scale(torch.from_numpy(values)))
-                else:
-                    writer.add_tensor(name, values, dtype=stored)
+                # int8: the writer's default scale, the one round_dense rounds with.
+                writer.add_tensor(name, _to_numpy32(value), dtype=rule(name))
             else:
                 exact = value.detach().cpu().to(torch.float64)
                 stored = exact.to(torch.float32)

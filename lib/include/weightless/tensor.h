@@ -110,6 +110,22 @@ WEIGHTLESS_EXPORT float HalfToFloat(uint16_t bits);
 WEIGHTLESS_EXPORT uint16_t FloatToBFloat16(float value);
 WEIGHTLESS_EXPORT float BFloat16ToFloat(uint16_t bits);
 
+// The int8 storage rule, in one place for every writer and trainer. A value v is stored
+// as q = QuantizeInt8(v, scale): v / scale rounded to nearest even and clamped to
+// -127..127 (NaN to -127; -128 is never written), and reads back as scale * q.
+WEIGHTLESS_EXPORT int8_t QuantizeInt8(float value, float int8_scale);
+
+// The scale writers use when none is given: the largest finite magnitude among the n
+// values maps to 127; 1 when none is finite and non-zero.
+WEIGHTLESS_EXPORT float DefaultInt8Scale(const float* values, uint64_t n);
+
+// Rounds n values in place to what a reader gets back when they are stored as `dtype`
+// (float32: unchanged; float16 / bfloat16: to nearest even; int8: with int8_scale, which
+// must then be finite and positive), so that a trainer evaluates exactly the model it
+// writes.
+WEIGHTLESS_EXPORT void RoundToStored(float* values, uint64_t n, DType dtype,
+                                     float int8_scale = 1.0f);
+
 }  // namespace weightless
 
 #endif  // WEIGHTLESS_TENSOR_H_

@@ -2,10 +2,46 @@
 
 #include "container/payload.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
 namespace weightless {
+
+int8_t QuantizeInt8(float value, float int8_scale) {
+  float q = std::nearbyint(value / int8_scale);
+  if (!(q >= -127.0f)) q = -127.0f;  // also maps NaN to -127
+  if (q > 127.0f) q = 127.0f;
+  return static_cast<int8_t>(q);
+}
+
+float DefaultInt8Scale(const float* values, uint64_t n) {
+  float largest = 0.0f;
+  for (uint64_t i = 0; i < n; ++i) {
+    if (std::isfinite(values[i])) largest = std::max(largest, std::fabs(values[i]));
+  }
+  return largest > 0.0f ? largest / 127.0f : 1.0f;
+}
+
+void RoundToStored(float* values, uint64_t n, DType dtype, float int8_scale) {
+  for (uint64_t i = 0; i < n; ++i) {
+    float& v = values[i];
+    switch (dtype) {
+      case DType::kFloat32:
+        return;
+      case DType::kFloat16:
+        v = HalfToFloat(FloatToHalf(v));
+        break;
+      case DType::kBFloat16:
+        v = BFloat16ToFloat(FloatToBFloat16(v));
+        break;
+      case DType::kInt8:
+        v = int8_scale * static_cast<float>(QuantizeInt8(v, int8_scale));
+        break;
+    }
+  }
+}
+
 namespace container {
 
 std::vector<uint8_t> EncodeDense(const float* values, uint64_t count, DType dtype,
@@ -28,13 +64,9 @@ std::vector<uint8_t> EncodeDense(const float* values, uint64_t count, DType dtyp
         p[2 * i + 1] = static_cast<uint8_t>(h >> 8);
         break;
       }
-      case DType::kInt8: {
-        float q = std::nearbyint(values[i] / int8_scale);
-        if (!(q >= -127.0f)) q = -127.0f;  // also maps NaN to -127
-        if (q > 127.0f) q = 127.0f;
-        p[i] = static_cast<uint8_t>(static_cast<int8_t>(q));
+      case DType::kInt8:
+        p[i] = static_cast<uint8_t>(QuantizeInt8(values[i], int8_scale));
         break;
-      }
     }
   }
   return out;
