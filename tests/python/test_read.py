@@ -204,3 +204,34 @@ def test_close():
 def test_versions():
     assert weightless.__version__ == weightless.library_version()
     assert weightless.__version__.count(".") == 2
+
+
+def test_partial_reads_release_and_io_counters(tmp_path):
+    rng = np.random.default_rng(4)
+    codes = np.where(rng.random((2048, 256)) < 0.04, rng.integers(1, 8, (2048, 256)), 0)
+    layer = weightless.encode_codes(codes, np.linspace(-0.3, 0.3, 7, dtype=np.float32))
+    path = tmp_path / "rows.wl"
+    with weightless.Writer(path) as w:
+        w.add_encoded("fc", layer)
+    expected = layer.decode()
+    stored = None
+    with weightless.open(path, mmap=False, partial_reads=True) as f:
+        stored = f["fc"].section["stored_bytes"]
+        opened = f.bytes_read
+        np.testing.assert_array_equal(f["fc"].decode_rows(1000, 1003), expected[1000:1003])
+        assert 0 < f.bytes_read - opened < stored / 8  # a shard or two, not the section
+        assert f.cached_bytes == 0
+        np.testing.assert_array_equal(f["fc"].decode(), expected)  # a whole load, kept
+        assert f.cached_bytes == stored
+        f.release("fc")
+        assert f.cached_bytes == 0
+        with pytest.raises(weightless.NotFoundError):
+            f.release("nope")
+    with weightless.open(path, mmap=False) as f:  # default: the first use loads whole
+        f["fc"].decode_rows(0, 1)
+        assert f.cached_bytes == stored
+        f.release()
+        assert f.cached_bytes == 0
+    with weightless.open(path) as f:
+        f["fc"].decode()
+        assert f.bytes_read == 0 and f.cached_bytes == 0  # mapped: used in place

@@ -94,11 +94,12 @@ std::unique_ptr<PyTensor> FindByName(const PyFile& f, const std::string& name) {
   return std::make_unique<PyTensor>(MakeTensor(f.handle, *file->reader, *i));
 }
 
-PyFile OpenPath(const py::object& path, bool use_mmap, bool verify_checksums) {
+PyFile OpenPath(const py::object& path, bool use_mmap, bool verify_checksums, bool partial_reads) {
   const std::string native = PathArg(path);
   ReaderOptions options;
   options.use_mmap = use_mmap;
   options.verify_checksums = verify_checksums;
+  options.partial_reads = partial_reads;
   auto file = std::make_shared<OpenFile>();
   Status status;
   {
@@ -441,6 +442,26 @@ is closed.)doc")
           },
           py::arg("name"), py::arg("default") = py::none(),
           "The tensor named `name`, or `default`.")
+      .def(
+          "release",
+          [](const PyFile& f, const py::object& name) {
+            std::shared_ptr<const OpenFile> file = f.handle->Get();
+            if (name.is_none()) {
+              file->reader->ReleaseAll();
+              return;
+            }
+            const std::string n = name.cast<std::string>();
+            file->reader->Release(ValueOrThrow(file->reader->FindTensor(n)));
+          },
+          py::arg("name") = py::none(),
+          "Drops what the file keeps of tensor `name` (of every tensor when None): bytes "
+          "read with pread or decompressed; the next decode loads it again.")
+      .def_property_readonly(
+          "cached_bytes", [](const PyFile& f) { return f.handle->Get()->reader->cached_bytes(); },
+          "The bytes kept for tensors already decoded (0 for an uncompressed mapped file).")
+      .def_property_readonly(
+          "bytes_read", [](const PyFile& f) { return f.handle->Get()->reader->bytes_read(); },
+          "The bytes read from the file with pread since it was opened (0 when mapped).")
       .def_property_readonly(
           "metadata",
           [](const PyFile& f) {
@@ -557,12 +578,15 @@ void BindReading(py::module_& m) {
   BindTensor(m);
   BindFile(m);
   m.def("open", &OpenPath, py::arg("path"), py::kw_only(), py::arg("mmap") = true,
-        py::arg("verify_checksums") = true, R"doc(
+        py::arg("verify_checksums") = true, py::arg("partial_reads") = false, R"doc(
 Opens the .wl file at `path` (str, bytes or os.PathLike) and returns a File.
 
 Only the trailer and the index are read and checked. mmap=False reads with pread
 instead of mapping the file; verify_checksums=False skips a payload's checksum on first
-use (File.verify() always checks). Raises a weightless.Error subclass naming the
+use (File.verify() always checks). partial_reads=True makes decode_rows and weight read
+(or, mapped, touch) only the bytes of the shards they need and keep nothing, without
+the section checksum, which covers the whole section (decode() and verify() still
+check it); by default their first use loads the section whole. Raises a weightless.Error subclass naming the
 problem: FileIOError (also an OSError) when the file cannot be read, CorruptionError
 or NotSupportedError when its contents are refused (see the error's file_error).)doc");
   m.def("open_bytes", &OpenBytes, py::arg("data"), py::kw_only(),

@@ -4,9 +4,27 @@
 //
 // Opening reads and checks only the trailer and the index (their checksums, the
 // FlatBuffers Verifier with explicit limits, and every number and name in the index
-// for meaning), so it costs the same for a 1 MB and a 1 GB file. A tensor's payload is
-// read, checksum-verified, decompressed and validated the first time the tensor is
-// decoded, and kept for later calls. Verify() checks everything in the file.
+// for meaning), so it costs the same for a 1 MB and a 1 GB file. Verify() checks
+// everything in the file.
+//
+// Payloads, and what the reader keeps of them:
+// - Decode() loads a tensor's section whole the first time: reads it (pread) or uses
+//   the mapping in place, verifies its checksum (ReaderOptions::verify_checksums),
+//   decompresses it (zstd), validates its structure, and keeps the result for later
+//   calls: nothing for an uncompressed mapped section (the mapping is used in place),
+//   the section's bytes for pread and for zstd. Release() / ReleaseAll() drop what is
+//   kept; cached_bytes() says how much that is.
+// - DecodeRows() and DecodeWeight() do the same by default. With
+//   ReaderOptions::partial_reads, on an uncompressed section not already loaded, they
+//   read (pread) or touch (mmap) only the bytes of the rows asked for: for retrieval
+//   layers the table's header, shard directory, last block and the cells of the
+//   shards covering the rows; and keep nothing. Checksum policy: the section checksum
+//   covers the whole section, so such partial reads are not checksum-verified; their
+//   structure is validated as on a whole load (no input makes them crash or read
+//   outside the section), but a damaged cell inside the rows read decodes to wrong
+//   values until Decode() or Verify() checks the section.
+// - Errors from the file's contents are kept (a retry would repeat them); I/O errors
+//   are not: the next call tries again.
 //
 // Errors: every failure is a Status whose detail() is a weightless::FileError and whose
 // message names the tensor, field and byte offset. No input makes the reader crash,
@@ -39,6 +57,10 @@ struct ReaderOptions {
   bool verify_checksums = true;
   // The most bytes one zstd section may decompress to.
   uint64_t max_decompressed_bytes = uint64_t{16} << 30;
+  // DecodeRows and DecodeWeight read only the bytes the rows need, unverified by the
+  // section checksum (see the policy above), instead of loading the section whole. For
+  // apps that decode rows on demand from files larger than they want in memory.
+  bool partial_reads = false;
 };
 
 class WEIGHTLESS_EXPORT Reader {
@@ -84,11 +106,25 @@ class WEIGHTLESS_EXPORT Reader {
   Status Decode(size_t i, float* out, uint64_t out_count, int threads = 1) const;
   // Decodes rows [row_begin, row_end) of tensor i (rows are shape[0]; a row is the
   // product of the other dimensions) into out[0..out_count), out_count ==
-  // (row_end - row_begin) * row_size(). Only the shards covering the rows are read.
+  // (row_end - row_begin) * row_size(). With ReaderOptions::partial_reads only the
+  // bytes of the shards covering the rows are read, else the section is loaded whole
+  // (the reader's loading and checksum policy above).
   Status DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float* out, uint64_t out_count,
                     int threads = 1) const;
-  // Decodes the single weight at row-major index `flat_index` of tensor i.
+  // Decodes the single weight at row-major index `flat_index` of tensor i, loading or
+  // reading as DecodeRows does.
   Result<float> DecodeWeight(size_t i, uint64_t flat_index) const;
+
+  // Drops what the reader keeps of tensor i (read or decompressed bytes, the validated
+  // table); its next use loads it again. Decodes running on other threads keep their
+  // copy until they finish. An index out of range is ignored.
+  void Release(size_t i) const;
+  void ReleaseAll() const;
+  // The bytes the reader keeps for loaded tensors (0 for uncompressed mapped files).
+  uint64_t cached_bytes() const;
+  // The bytes read from the file with pread since opening (0 when mapped or a buffer):
+  // what an application pays in I/O.
+  uint64_t bytes_read() const;
 
   // Checks the whole file: every section's checksum, codec and contents (retrieval
   // tables opened and cross-checked, packed codes in range), and that every byte

@@ -8,14 +8,18 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 #include <optional>
 
 #include "container/file_layout.h"
 #include "container/index_codec.h"
 #include "container/payload.h"
+#include "retrieval/layout.h"
 #include "weightless/format.h"
 #include "weightless/retrieval.h"
 
@@ -115,9 +119,26 @@ class Source {
                                      "read '" + path_ + "': file shrank while open");
       }
       done += static_cast<uint64_t>(n);
+      bytes_read_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     }
     return buffer->data();
   }
+
+  // Bytes [offset, offset + size) into out[0..size). REQUIRES: as Read.
+  Status ReadInto(uint64_t offset, uint64_t size, uint8_t* out) const {
+    if (data_ != nullptr) {
+      std::memcpy(out, data_ + offset, size);
+      return Status::OK();
+    }
+    std::vector<uint8_t> buffer;
+    Result<const uint8_t*> read = Read(offset, size, &buffer);
+    if (!read.ok()) return read.status();
+    if (size > 0) std::memcpy(out, *read, size);
+    return Status::OK();
+  }
+
+  // What pread has read so far (0 for mapped sources and buffers).
+  uint64_t bytes_read() const { return bytes_read_.load(std::memory_order_relaxed); }
 
  private:
   Source() = default;
@@ -126,18 +147,32 @@ class Source {
   void* mapping_ = nullptr;
   const uint8_t* data_ = nullptr;
   uint64_t size_ = 0;
+  mutable std::atomic<uint64_t> bytes_read_{0};
 };
 
-// A tensor's payload after its first use: decoded bytes and, for retrieval layers,
-// the validated table.
+// A tensor's payload, loaded whole: its bytes (in the mapping, or owned when read with
+// pread or decompressed) and, for retrieval layers, the validated table.
 struct Payload {
-  std::once_flag once;
-  Status status;
-  std::vector<uint8_t> owned;  // read or decompressed bytes
+  std::vector<uint8_t> owned;
   const uint8_t* data = nullptr;
   uint64_t size = 0;
   std::optional<RetrievalView> table;
 };
+
+// The reader's cache entry for one tensor. `error` keeps only errors that a retry
+// would repeat (the file's contents); an I/O error is returned and forgotten.
+struct Slot {
+  std::mutex mu;
+  std::shared_ptr<const Payload> payload;
+  Status error;
+};
+
+// A zero-filled buffer of a section's size into which only some ranges are read;
+// calloc leaves the pages never written unallocated, so it costs what was read.
+struct FreeDeleter {
+  void operator()(uint8_t* p) const { std::free(p); }
+};
+using SparseBuffer = std::unique_ptr<uint8_t, FreeDeleter>;
 
 }  // namespace
 
@@ -147,7 +182,7 @@ struct Reader::Impl {
   container::Trailer trailer;
   container::IndexContents index;
   std::vector<uint8_t> index_buffer;  // for pread sources
-  mutable std::vector<std::unique_ptr<Payload>> payloads;
+  mutable std::vector<std::unique_ptr<Slot>> slots;
 
   std::string Label(size_t i) const { return "tensor '" + index.tensors[i].name + "'"; }
 
@@ -168,38 +203,66 @@ struct Reader::Impl {
     return stored;
   }
 
-  // Loads payload i: read, verify, decompress, validate. Runs once per tensor.
-  void Load(size_t i, Payload* p) const {
+  // Opens the retrieval table of tensor i held in data[0..size) and checks it against
+  // the index.
+  Result<RetrievalView> OpenTable(size_t i, const uint8_t* data, uint64_t size) const {
     const TensorInfo& t = index.tensors[i];
-    std::vector<uint8_t> stored_buffer;
-    Result<const uint8_t*> stored = ReadStored(i, options.verify_checksums, &stored_buffer);
-    if (!stored.ok()) {
-      p->status = stored.status();
-      return;
+    Result<RetrievalView> view = RetrievalView::Open(data, size);
+    if (!view.ok()) {
+      return container::Corrupt(FileError::kBadEncoding, Label(i) + ": section at offset " +
+                                                             Num(t.section_offset) + ": " +
+                                                             view.status().ToString());
     }
+    if (view->kind() != t.retrieval_kind || view->value_bits() != t.code_bits ||
+        view->universe() != t.element_count() || view->seed() != t.retrieval_seed ||
+        view->shard_span() != t.shard_span || view->shard_count() != t.shard_count ||
+        view->cell_count() != t.cells) {
+      return container::Corrupt(FileError::kBadEncoding,
+                                Label(i) + ": the retrieval table at offset " +
+                                    Num(t.section_offset) +
+                                    " disagrees with the index (kind, t, universe, seed, "
+                                    "shard layout or cells)");
+    }
+    return view;
+  }
+
+  // Packed codes: the bits past the last code must be zero.
+  Status CheckPackedTail(size_t i, const uint8_t* data, uint64_t size) const {
+    const TensorInfo& t = index.tensors[i];
+    const uint64_t bits = t.element_count() * static_cast<uint64_t>(t.code_bits);
+    if (bits % 8 != 0 && (data[size - 1] >> (bits % 8)) != 0) {
+      return container::Corrupt(FileError::kUnexplainedBytes,
+                                Label(i) + ": bits past the last code must be zero");
+    }
+    return Status::OK();
+  }
+
+  // Loads payload i whole: read, verify (when asked), decompress, validate. Caches
+  // nothing.
+  Result<std::shared_ptr<const Payload>> LoadPayload(size_t i, bool verify) const {
+    const TensorInfo& t = index.tensors[i];
+    auto p = std::make_shared<Payload>();
+    std::vector<uint8_t> stored_buffer;
+    Result<const uint8_t*> stored = ReadStored(i, verify, &stored_buffer);
+    if (!stored.ok()) return stored.status();
     if (t.codec == Codec::kZstd) {
       const std::string where = Label(i) + ": zstd section at offset " + Num(t.section_offset);
       Result<uint64_t> declared = SingleZstdFrameContentSize(*stored, t.stored_bytes, where);
-      if (!declared.ok()) {
-        p->status = declared.status();
-        return;
-      }
+      if (!declared.ok()) return declared.status();
       if (*declared != t.raw_bytes) {
-        p->status = container::Corrupt(
+        return container::Corrupt(
             FileError::kCodecError,
             where + " declares " + Num(*declared) + " bytes, raw_size is " + Num(t.raw_bytes));
-        return;
       }
       p->owned.resize(t.raw_bytes);
       const size_t n = ZSTD_decompress(p->owned.data(), p->owned.size(), *stored, t.stored_bytes);
       if (ZSTD_isError(n) || n != t.raw_bytes) {
-        p->status = container::Corrupt(
+        return container::Corrupt(
             FileError::kCodecError,
-            Label(i) + ": zstd section at offset " + Num(t.section_offset) + ": " +
+            where + ": " +
                 (ZSTD_isError(n)
                      ? std::string(ZSTD_getErrorName(n))
                      : "decompressed to " + Num(n) + " bytes, expected " + Num(t.raw_bytes)));
-        return;
       }
       p->data = p->owned.data();
     } else if (source->mapped()) {
@@ -210,61 +273,178 @@ struct Reader::Impl {
     }
     p->size = t.raw_bytes;
     if (t.storage == Storage::kRetrieval) {
-      Result<RetrievalView> view = RetrievalView::Open(p->data, p->size);
-      if (!view.ok()) {
-        p->status = container::Corrupt(FileError::kBadEncoding, Label(i) + ": section at offset " +
-                                                                    Num(t.section_offset) + ": " +
-                                                                    view.status().ToString());
-        return;
-      }
-      const uint64_t elements = t.element_count();
-      if (view->kind() != t.retrieval_kind || view->value_bits() != t.code_bits ||
-          view->universe() != elements || view->seed() != t.retrieval_seed ||
-          view->shard_span() != t.shard_span || view->shard_count() != t.shard_count ||
-          view->cell_count() != t.cells) {
-        p->status = container::Corrupt(FileError::kBadEncoding,
-                                       Label(i) + ": the retrieval table at offset " +
-                                           Num(t.section_offset) +
-                                           " disagrees with the index (kind, t, universe, seed, "
-                                           "shard layout or cells)");
-        return;
-      }
+      Result<RetrievalView> view = OpenTable(i, p->data, p->size);
+      if (!view.ok()) return view.status();
       p->table = *view;
     } else if (t.storage == Storage::kPackedCodes) {
-      const uint64_t bits = t.element_count() * static_cast<uint64_t>(t.code_bits);
-      if (bits % 8 != 0 && (p->data[p->size - 1] >> (bits % 8)) != 0) {
-        p->status = container::Corrupt(FileError::kUnexplainedBytes,
-                                       Label(i) + ": bits past the last code must be zero");
-        return;
-      }
+      Status s = CheckPackedTail(i, p->data, p->size);
+      if (!s.ok()) return s;
     }
+    return std::shared_ptr<const Payload>(std::move(p));
   }
 
-  Result<const Payload*> Get(size_t i) const {
-    Payload* p = payloads[i].get();
-    std::call_once(p->once, [&] { Load(i, p); });
-    if (!p->status.ok()) return p->status;
-    return p;
+  // The cached payload of tensor i, loading it on first use (concurrent first uses
+  // wait for one load). Errors of the file's contents are kept; I/O errors are not.
+  Result<std::shared_ptr<const Payload>> Get(size_t i) const {
+    Slot& slot = *slots[i];
+    std::lock_guard<std::mutex> lock(slot.mu);
+    if (slot.payload) return slot.payload;
+    if (!slot.error.ok()) return slot.error;
+    Result<std::shared_ptr<const Payload>> loaded = LoadPayload(i, options.verify_checksums);
+    if (loaded.ok()) {
+      slot.payload = *loaded;
+    } else if (loaded.status().detail() != static_cast<int>(FileError::kIOError)) {
+      slot.error = loaded.status();
+    }
+    return loaded;
   }
 
-  Status DecodeRange(size_t i, uint64_t begin, uint64_t end, float* out, int threads) const {
-    Result<const Payload*> loaded = Get(i);
-    if (!loaded.ok()) return loaded.status();
-    const Payload* p = *loaded;
-    const TensorInfo& t = index.tensors[i];
+  // The cached payload of tensor i if it is loaded, else null.
+  std::shared_ptr<const Payload> Cached(size_t i) const {
+    Slot& slot = *slots[i];
+    std::lock_guard<std::mutex> lock(slot.mu);
+    return slot.payload;
+  }
+
+  static Status DecodeFrom(const TensorInfo& t, const uint8_t* data,
+                           const std::optional<RetrievalView>& table, uint64_t begin, uint64_t end,
+                           float* out, int threads) {
     switch (t.storage) {
       case Storage::kDense:
-        container::DecodeDense(p->data, t.dtype, t.int8_scale, begin, end, out);
+        container::DecodeDense(data, t.dtype, t.int8_scale, begin, end, out);
         return Status::OK();
       case Storage::kPackedCodes:
-        container::DecodePackedCodes(p->data, t.code_bits, t.centroids.data(),
+        container::DecodePackedCodes(data, t.code_bits, t.centroids.data(),
                                      static_cast<uint32_t>(t.centroids.size()), begin, end, out);
         return Status::OK();
       case Storage::kRetrieval:
-        return p->table->DecodeFloats(begin, end, t.centroids.data(),
-                                      static_cast<uint32_t>(t.centroids.size()), out, threads);
+        return table->DecodeFloats(begin, end, t.centroids.data(),
+                                   static_cast<uint32_t>(t.centroids.size()), out, threads);
     }
     return Status::Internal("unknown storage");
+  }
+
+  // Decodes [begin, end) of tensor i. `whole` is true for Decode(); otherwise, with
+  // options.partial_reads, an uncompressed section that is not loaded is read only
+  // where [begin, end) needs it (ReadPart).
+  Status DecodeRange(size_t i, uint64_t begin, uint64_t end, float* out, int threads,
+                     bool whole) const {
+    const TensorInfo& t = index.tensors[i];
+    if (!whole && options.partial_reads && t.codec == Codec::kNone && begin < end) {
+      if (std::shared_ptr<const Payload> p = Cached(i)) {
+        return DecodeFrom(t, p->data, p->table, begin, end, out, threads);
+      }
+      return DecodePart(i, begin, end, out, threads);
+    }
+    Result<std::shared_ptr<const Payload>> loaded = Get(i);
+    if (!loaded.ok()) return loaded.status();
+    const Payload& p = **loaded;
+    return DecodeFrom(t, p.data, p.table, begin, end, out, threads);
+  }
+
+  // Decodes [begin, end) of uncompressed tensor i reading only the bytes that range
+  // needs (a mapping: touching only them), unverified by the section checksum, which
+  // covers the whole section; the structure is checked as on a whole load. Keeps
+  // nothing.
+  Status DecodePart(size_t i, uint64_t begin, uint64_t end, float* out, int threads) const {
+    const TensorInfo& t = index.tensors[i];
+    const uint64_t section = t.section_offset, size = t.stored_bytes;
+    if (source->mapped()) {
+      const uint8_t* data = nullptr;
+      std::vector<uint8_t> unused;
+      Result<const uint8_t*> mapped = source->Read(section, size, &unused);  // no copy
+      if (!mapped.ok()) return mapped.status();
+      data = *mapped;
+      std::optional<RetrievalView> table;
+      if (t.storage == Storage::kRetrieval) {
+        Result<RetrievalView> view = OpenTable(i, data, size);
+        if (!view.ok()) return view.status();
+        table = *view;
+      } else if (t.storage == Storage::kPackedCodes) {
+        Status s = CheckPackedTail(i, data, size);
+        if (!s.ok()) return s;
+      }
+      return DecodeFrom(t, data, table, begin, end, out, threads);
+    }
+    switch (t.storage) {
+      case Storage::kDense: {
+        const uint64_t width = DTypeSize(t.dtype);
+        std::vector<uint8_t> bytes((end - begin) * width);
+        Status s = source->ReadInto(section + begin * width, bytes.size(), bytes.data());
+        if (!s.ok()) return s.WithContext(Label(i));
+        container::DecodeDense(bytes.data(), t.dtype, t.int8_scale, 0, end - begin, out);
+        return Status::OK();
+      }
+      case Storage::kPackedCodes: {
+        // From a code whose first bit starts a byte (every 8th code does) to the byte
+        // holding the last code's last bit; the final byte also carries the tail check.
+        const uint64_t bits = static_cast<uint64_t>(t.code_bits);
+        const uint64_t first_code = begin / 8 * 8;
+        const uint64_t first_byte = first_code * bits / 8;
+        const uint64_t last_byte = (end * bits + 7) / 8;  // exclusive
+        std::vector<uint8_t> bytes(last_byte - first_byte);
+        Status s = source->ReadInto(section + first_byte, bytes.size(), bytes.data());
+        if (!s.ok()) return s.WithContext(Label(i));
+        if (last_byte == size) {
+          s = CheckPackedTail(i, bytes.data(), bytes.size());
+          if (!s.ok()) return s;
+        }
+        container::DecodePackedCodes(bytes.data(), t.code_bits, t.centroids.data(),
+                                     static_cast<uint32_t>(t.centroids.size()), begin - first_code,
+                                     end - first_code, out);
+        return Status::OK();
+      }
+      case Storage::kRetrieval:
+        return DecodeTablePart(i, begin, end, out, threads);
+    }
+    return Status::Internal("unknown storage");
+  }
+
+  // The retrieval case of DecodePart with pread: reads the table's header and shard
+  // directory, the cells of the shards covering [begin, end) and the cell area's last
+  // block and padding (which opening checks) into a sparse buffer of the section's
+  // size, then opens and decodes it as a whole table. A header or directory that does
+  // not describe the section falls back to a whole load, which reports it.
+  Status DecodeTablePart(size_t i, uint64_t begin, uint64_t end, float* out, int threads) const {
+    const TensorInfo& t = index.tensors[i];
+    const uint64_t section = t.section_offset, size = t.stored_bytes;
+    auto whole = [&] { return DecodeRange(i, begin, end, out, threads, /*whole=*/true); };
+    const uint64_t shards = t.shard_count;
+    const uint64_t directory_bytes = (shards + 1) * retrieval::kDirectoryEntrySize;
+    const uint64_t cells_offset = retrieval::kHeaderSize + directory_bytes;
+    if (t.shard_span == 0 || cells_offset > size) return whole();
+    SparseBuffer buffer(static_cast<uint8_t*>(std::calloc(size, 1)));
+    if (!buffer) {
+      return Status::OutOfRange(Label(i) + ": cannot allocate " + Num(size) + " bytes");
+    }
+    uint8_t* data = buffer.get();
+    Status s = source->ReadInto(section, cells_offset, data);
+    if (!s.ok()) return s.WithContext(Label(i));
+    const uint8_t* directory = data + retrieval::kHeaderSize;
+    const uint64_t first_shard = begin / t.shard_span, last_shard = (end - 1) / t.shard_span;
+    if (last_shard >= shards) return whole();
+    const uint64_t cell_begin = retrieval::ReadShardEntry(directory, first_shard).cell_begin;
+    const uint64_t cell_end = retrieval::ReadShardEntry(directory, last_shard).cell_end;
+    const uint64_t total_cells = retrieval::ReadShardEntry(directory, shards - 1).cell_end;
+    const uint64_t area = size - cells_offset;
+    const bool ribbon = t.retrieval_kind == RetrievalKind::kRibbon;
+    if (cell_begin > cell_end || cell_end > total_cells ||
+        area != retrieval::CellAreaBytes(ribbon, total_cells, t.code_bits)) {
+      return whole();
+    }
+    const retrieval::ByteRange cells =
+        retrieval::CellBytesOfShards(ribbon, cell_begin, cell_end, t.code_bits, area);
+    const retrieval::ByteRange tail = retrieval::CellAreaTail(ribbon, total_cells, t.code_bits);
+    for (const retrieval::ByteRange& r : {cells, tail}) {
+      if (r.end <= r.begin) continue;
+      s = source->ReadInto(section + cells_offset + r.begin, r.end - r.begin,
+                           data + cells_offset + r.begin);
+      if (!s.ok()) return s.WithContext(Label(i));
+    }
+    Result<RetrievalView> table = OpenTable(i, data, size);
+    if (!table.ok()) return table.status();
+    return table->DecodeFloats(begin, end, t.centroids.data(),
+                               static_cast<uint32_t>(t.centroids.size()), out, threads);
   }
 };
 
@@ -363,8 +543,8 @@ Result<std::unique_ptr<Reader::Impl>> Reader::Impl::OpenSource(std::unique_ptr<S
   impl->index.format_minor = header->minor;
   impl->trailer = tr;
   impl->source = std::move(source);
-  impl->payloads.resize(impl->index.tensors.size());
-  for (auto& p : impl->payloads) p = std::make_unique<Payload>();
+  impl->slots.resize(impl->index.tensors.size());
+  for (auto& slot : impl->slots) slot = std::make_unique<Slot>();
   return impl;
 }
 
@@ -419,7 +599,7 @@ Status Reader::Decode(size_t i, float* out, uint64_t out_count, int threads) con
     return Status::InvalidArgument(impl_->Label(i) + ": output holds " + Num(out_count) +
                                    " values, the tensor has " + Num(n));
   }
-  return impl_->DecodeRange(i, 0, n, out, threads);
+  return impl_->DecodeRange(i, 0, n, out, threads, /*whole=*/true);
 }
 
 Status Reader::DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float* out,
@@ -435,7 +615,7 @@ Status Reader::DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float*
     return Status::InvalidArgument(impl_->Label(i) + ": output holds " + Num(out_count) +
                                    " values, the rows have " + Num((row_end - row_begin) * row));
   }
-  return impl_->DecodeRange(i, row_begin * row, row_end * row, out, threads);
+  return impl_->DecodeRange(i, row_begin * row, row_end * row, out, threads, /*whole=*/false);
 }
 
 Result<float> Reader::DecodeWeight(size_t i, uint64_t flat_index) const {
@@ -446,10 +626,32 @@ Result<float> Reader::DecodeWeight(size_t i, uint64_t flat_index) const {
                               Num(n) + ")");
   }
   float v = 0;
-  Status s = impl_->DecodeRange(i, flat_index, flat_index + 1, &v, 1);
+  Status s = impl_->DecodeRange(i, flat_index, flat_index + 1, &v, 1, /*whole=*/false);
   if (!s.ok()) return s;
   return v;
 }
+
+void Reader::Release(size_t i) const {
+  if (i >= tensor_count()) return;
+  Slot& slot = *impl_->slots[i];
+  std::lock_guard<std::mutex> lock(slot.mu);
+  slot.payload.reset();
+}
+
+void Reader::ReleaseAll() const {
+  for (size_t i = 0; i < tensor_count(); ++i) Release(i);
+}
+
+uint64_t Reader::cached_bytes() const {
+  uint64_t total = 0;
+  for (const auto& slot : impl_->slots) {
+    std::lock_guard<std::mutex> lock(slot->mu);
+    if (slot->payload) total += slot->payload->owned.size();
+  }
+  return total;
+}
+
+uint64_t Reader::bytes_read() const { return impl_->source->bytes_read(); }
 
 std::vector<Status> Reader::Verify() const {
   std::vector<Status> problems;
@@ -476,15 +678,12 @@ std::vector<Status> Reader::Verify() const {
     const TensorInfo& t = im.index.tensors[i];
     check_gap(t.section_offset, "the section of " + im.Label(i));
     gap_begin = t.section_offset + t.stored_bytes;
-    Result<const uint8_t*> stored = im.ReadStored(i, /*verify=*/true, &buffer);
-    if (!stored.ok()) {
-      problems.push_back(stored.status());
-      continue;  // the payload cannot be trusted further
-    }
-    Result<const Payload*> payload = im.Get(i);
+    // Loaded afresh and verified whatever the options, and not kept: verifying a file
+    // read with pread does not leave it all in memory.
+    Result<std::shared_ptr<const Payload>> payload = im.LoadPayload(i, /*verify=*/true);
     if (!payload.ok()) {
       problems.push_back(payload.status());
-      continue;
+      continue;  // the payload cannot be trusted further
     }
     if (t.storage == Storage::kPackedCodes) {
       const uint64_t n = t.element_count();

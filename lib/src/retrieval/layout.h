@@ -50,6 +50,43 @@ static inline uint64_t CellAreaBytes(bool ribbon, uint64_t cells, int t) {
   return (cells * tt + 7) / 8 + kBloomierPaddingBytes;
 }
 
+// A byte range [begin, end) of the cell area.
+struct ByteRange {
+  uint64_t begin;
+  uint64_t end;
+};
+
+// The bytes of the cell area that decoding keys of shards whose cells are
+// [cell_begin, cell_end) may read, the decoders' wide loads included (a ribbon row
+// reaches 64 cells past its start, kernels load whole blocks and up to 64 bytes ahead),
+// clipped to an area of area_bytes. A reader that has only these bytes (and zeros
+// elsewhere) decodes those keys exactly as from the whole table.
+static inline ByteRange CellBytesOfShards(bool ribbon, uint64_t cell_begin, uint64_t cell_end,
+                                          int t, uint64_t area_bytes) {
+  const uint64_t tt = static_cast<uint64_t>(t);
+  uint64_t begin, end;
+  if (ribbon) {
+    begin = cell_begin / 64 * 8 * tt;
+    end = ((cell_end + 63) / 64 + 2) * 8 * tt + kRibbonPaddingBytes;
+  } else {
+    begin = cell_begin * tt / 8;
+    end = (cell_end * tt + 7) / 8 + kBloomierPaddingBytes;
+  }
+  if (end > area_bytes) end = area_bytes;
+  if (begin > end) begin = end;
+  return ByteRange{begin, end};
+}
+
+// The end of a cell area of `cells` cells that opening a table checks (its last block
+// or byte and the padding, which must be zero beyond the cells).
+static inline ByteRange CellAreaTail(bool ribbon, uint64_t cells, int t) {
+  const uint64_t tt = static_cast<uint64_t>(t);
+  const uint64_t area = CellAreaBytes(ribbon, cells, t);
+  const uint64_t begin =
+      ribbon ? cells / 64 * 8 * tt : ((cells * tt + 7) / 8 > 0 ? (cells * tt + 7) / 8 - 1 : 0);
+  return ByteRange{begin, area};
+}
+
 // Cells of one shard for the directory entry at `entry` (the shard's own entry).
 struct ShardEntry {
   uint32_t cell_begin;
