@@ -11,7 +11,10 @@
 //      mutations of the index and of the payloads reach the parsers behind the
 //      checksums instead of stopping at them;
 //   3. when a variant opens, again through a file with pread (Reader::Open,
-//      use_mmap = false, on a memfd), which must give exactly the same results.
+//      use_mmap = false, on a memfd), which must give exactly the same results;
+//   4. with ReaderOptions::partial_reads, from memory and with pread: row ranges and
+//      single weights first (so that they take the partial path, over sections not
+//      loaded), which must agree bit for bit with a whole decode wherever both succeed.
 // For every tensor: Decode (1 and 2 threads), DecodeRows of a range, DecodeWeight at
 // a few indices (and out of range), then Verify(). Checked: a successful Decode agrees
 // with DecodeRows and DecodeWeight bit for bit, wrong arguments are refused, and a file
@@ -207,6 +210,65 @@ FileOutcome ExerciseThroughFile(const std::vector<uint8_t>& bytes, const ReaderO
   return out;
 }
 
+// Partial reads (item 4 above) of every tensor of `r`, checked against `whole`, a
+// reader of the same bytes without partial reads. No whole decode goes through `r`, so
+// every DecodeRows and DecodeWeight of an uncompressed section reads in part.
+void ExercisePartial(const Reader& r, const Reader& whole) {
+  uint64_t budget = kDecodeBudget;
+  for (size_t i = 0; i < r.tensor_count(); ++i) {
+    const TensorInfo& t = r.tensor(i);
+    const uint64_t n = t.element_count(), rows = t.rows(), row = t.row_size();
+    std::vector<float> all;
+    bool have_all = false;
+    if (n <= kMaxDecodeElements && n <= budget) {
+      budget -= n;
+      all.resize(n);
+      float dummy = 0;
+      have_all = whole.Decode(i, n ? all.data() : &dummy, n).ok();
+    }
+    if (row > 0 && row <= kRowsElements) {
+      for (uint64_t r0 : {uint64_t{0}, rows / 3, rows - 1}) {
+        const uint64_t r1 = std::min(rows, r0 + std::max<uint64_t>(1, kRowsElements / row / 2));
+        std::vector<float> part((r1 - r0) * row);
+        if (r.DecodeRows(i, r0, r1, part.data(), part.size()).ok() && have_all) {
+          FUZZ_CHECK(SameBits(part.data(), all.data() + r0 * row, part.size()));
+        }
+      }
+    }
+    if (n > 0) {
+      for (uint64_t k : {uint64_t{0}, n / 3, n - 1}) {
+        const Result<float> w = r.DecodeWeight(i, k);
+        if (w.ok() && have_all) FUZZ_CHECK(SameBits(&*w, &all[k], 1));
+      }
+    }
+  }
+  // Partial reads keep nothing: only zstd sections, read whole, are kept.
+  uint64_t zstd_bytes = 0;
+  for (size_t i = 0; i < r.tensor_count(); ++i) {
+    if (r.tensor(i).codec == Codec::kZstd) zstd_bytes += r.tensor(i).raw_bytes;
+  }
+  FUZZ_CHECK(r.cached_bytes() <= zstd_bytes);
+}
+
+void ReadPartially(const std::vector<uint8_t>& bytes, ReaderOptions options) {
+  Result<std::unique_ptr<Reader>> whole = Reader::OpenBuffer(bytes.data(), bytes.size(), options);
+  if (!whole.ok()) return;
+  options.partial_reads = true;
+  Result<std::unique_ptr<Reader>> mapped = Reader::OpenBuffer(bytes.data(), bytes.size(), options);
+  FUZZ_CHECK(mapped.ok());
+  ExercisePartial(**mapped, **whole);
+  const int fd = ::memfd_create("fuzz_read_partial", MFD_CLOEXEC);
+  if (fd < 0) return;
+  if (::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())) {
+    options.use_mmap = false;
+    Result<std::unique_ptr<Reader>> pread =
+        Reader::Open("/proc/self/fd/" + std::to_string(fd), options);
+    FUZZ_CHECK(pread.ok());
+    ExercisePartial(**pread, **whole);
+  }
+  ::close(fd);
+}
+
 void ReadOnce(const std::vector<uint8_t>& bytes, bool verify_checksums) {
   ReaderOptions options;
   options.max_decompressed_bytes = kMaxDecompressedBytes;
@@ -225,6 +287,7 @@ void ReadOnce(const std::vector<uint8_t>& bytes, bool verify_checksums) {
   }
   // The pread reader accepts and refuses exactly what the memory reader does, and
   // then says exactly the same about every tensor.
+  ReadPartially(bytes, options);
   const FileOutcome file = ExerciseThroughFile(bytes, options);
   if (!file.available) return;
   FUZZ_CHECK(file.opened == refusal.ok());

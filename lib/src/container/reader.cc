@@ -412,7 +412,7 @@ struct Reader::Impl {
     const uint64_t shards = t.shard_count;
     const uint64_t directory_bytes = (shards + 1) * retrieval::kDirectoryEntrySize;
     const uint64_t cells_offset = retrieval::kHeaderSize + directory_bytes;
-    if (t.shard_span == 0 || cells_offset > size) return whole();
+    if (shards == 0 || t.shard_span == 0 || cells_offset > size) return whole();
     SparseBuffer buffer(static_cast<uint8_t*>(std::calloc(size, 1)));
     if (!buffer) {
       return Status::OutOfRange(Label(i) + ": cannot allocate " + Num(size) + " bytes");
