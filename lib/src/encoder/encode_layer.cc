@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "retrieval/threads.h"  // the meaning of `threads`, shared with the table builder
+#include "common/parallel.h"
 #include "weightless/encoder.h"
 
 namespace weightless {
@@ -209,7 +209,7 @@ struct SeedSearchResult {
 // failing seed (every earlier seed has been tried by then), as a serial search gives.
 Result<SeedSearchResult> SearchSeeds(const SeedSearchInput& in) {
   const uint64_t seeds = static_cast<uint64_t>(in.options->seeds);
-  const int threads = retrieval::ResolveThreads(in.options->threads);
+  const int threads = parallel::ResolveThreads(in.options->threads);
   const uint64_t workers = std::min<uint64_t>(static_cast<uint64_t>(threads), seeds);
   // Threads left over (fewer seeds than threads) build and decode each table.
   const int per_seed = std::max(1, threads / static_cast<int>(workers));
@@ -232,7 +232,7 @@ Result<SeedSearchResult> SearchSeeds(const SeedSearchInput& in) {
       exception = e;
     }
   };
-  retrieval::RunJobs(workers, [&](uint64_t w) {
+  parallel::RunJobs(workers, [&](uint64_t w) {
     uint64_t index = 0;
     try {
       std::vector<uint16_t> buffer(chunk);

@@ -12,10 +12,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/parallel.h"
 #include "retrieval/hashing.h"
 #include "retrieval/layout.h"
 #include "retrieval/shard_solver.h"
-#include "retrieval/threads.h"
 #include "weightless/retrieval.h"
 
 namespace weightless {
@@ -28,22 +28,6 @@ namespace {
 constexpr uint32_t kDefaultRibbonKeysPerShard = 2048;
 constexpr uint32_t kDefaultBloomierKeysPerShard = 8192;
 constexpr int kMaxAttemptsLimit = 65536;
-
-// Runs work(i) for i in [0, count) on up to `threads` threads, handing out indices in
-// increasing order. Returns when all are done.
-template <typename Work>
-void ParallelFor(uint64_t count, int threads, Work work) {
-  if (threads <= 1 || count <= 1) {
-    for (uint64_t i = 0; i < count; ++i) work(i);
-    return;
-  }
-  std::atomic<uint64_t> next{0};
-  auto worker = [&] {
-    for (uint64_t i = next.fetch_add(1); i < count; i = next.fetch_add(1)) work(i);
-  };
-  const uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(threads), count);
-  retrieval::RunJobs(n, [&](uint64_t) { worker(); });
-}
 
 std::string Num(uint64_t v) { return std::to_string(v); }
 
@@ -160,14 +144,14 @@ Result<RetrievalTable> RetrievalTable::Build(uint64_t universe, const uint64_t* 
 
   std::vector<ShardResult> results(shard_count);
   const bool ribbon = options.kind == RetrievalKind::kRibbon;
-  const int threads = retrieval::ResolveThreads(options.threads);
+  const int threads = parallel::ResolveThreads(options.threads);
   std::vector<retrieval::SolverScratch> scratch(static_cast<size_t>(threads));
   // Each running shard build borrows one scratch; there are as many as threads.
   std::mutex scratch_mu;
   std::vector<retrieval::SolverScratch*> free_scratch;
   for (auto& s : scratch) free_scratch.push_back(&s);
 
-  ParallelFor(shard_count, threads, [&](uint64_t s) {
+  parallel::ForEachIndex(shard_count, threads, [&](uint64_t s) {
     retrieval::SolverScratch* sc;
     {
       std::lock_guard<std::mutex> lock(scratch_mu);

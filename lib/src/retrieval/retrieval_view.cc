@@ -10,19 +10,18 @@
 #include <thread>
 #include <vector>
 
+#include "common/parallel.h"
 #include "retrieval/decode_kernels.h"
 #include "retrieval/hashing.h"
 #include "retrieval/layout.h"
 #include "retrieval/query.h"
-#include "retrieval/threads.h"
 #include "weightless/retrieval.h"
 
 namespace weightless {
 
+using parallel::ResolveThreads;
 using retrieval::kDirectoryEntrySize;
 using retrieval::kHeaderSize;
-using retrieval::ResolveThreads;
-using retrieval::RunJobs;
 
 const char* RetrievalKindName(RetrievalKind kind) {
   switch (kind) {
@@ -211,12 +210,8 @@ void ForEachShardPiece(uint64_t begin, uint64_t end, uint64_t span, int threads,
       fn(s, lo, hi);
     }
   };
-  const uint64_t n = std::min<uint64_t>(static_cast<uint64_t>(threads), shards);
-  if (n <= 1) {
-    run(first, last + 1);
-    return;
-  }
-  RunJobs(n, [&](uint64_t i) { run(first + shards * i / n, first + shards * (i + 1) / n); });
+  parallel::ForEachPiece(shards, threads,
+                         [&](uint64_t lo, uint64_t hi) { run(first + lo, first + hi); });
 }
 }  // namespace
 
