@@ -144,11 +144,11 @@ void CompareLayer(const char* name, uint64_t rows, uint64_t cols, double keep,
   auto weightless_row = [&](const char* label, EncodedLayer layer) {
     MemoryStream stream;
     auto writer = Check(weightless::Writer::ToStream(&stream), "writer");
-    Check(writer->AddEncodedLayer("w", layer), "add layer");
-    Check(writer->Finish(), "finish");
+    Check(writer.AddEncodedLayer("w", layer), "add layer");
+    Check(writer.Finish(), "finish");
     auto reader =
         Check(weightless::Reader::OpenBuffer(stream.bytes.data(), stream.bytes.size()), "open");
-    Check(reader->Decode(0, out.data(), n, 1), "decode");  // first use checks the checksum
+    Check(reader.Decode(0, out.data(), n, 1), "decode");  // first use checks the checksum
     uint64_t false_positives = 0;
     for (uint64_t i = 0; i < n; ++i) {
       if (reference[i] != 0 && out[i] != reference[i])
@@ -156,8 +156,8 @@ void CompareLayer(const char* name, uint64_t rows, uint64_t cols, double keep,
       false_positives += reference[i] == 0 && out[i] != 0;
     }
     if (false_positives != layer.stats.false_positives) Die(std::string(label) + ": FP count");
-    const double ms = BestMs(runs, [&] { Check(reader->Decode(0, out.data(), n, 1), "decode"); });
-    const weightless::TensorInfo& t = reader->tensor(0);
+    const double ms = BestMs(runs, [&] { Check(reader.Decode(0, out.data(), n, 1), "decode"); });
+    const weightless::TensorInfo& t = reader.tensor(0);
     char exact[48];
     if (false_positives == 0) {
       std::snprintf(exact, sizeof exact, "yes");

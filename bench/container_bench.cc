@@ -34,10 +34,10 @@ std::string MakeFile(const std::string& name, int tensors, uint64_t elements) {
   if (!w.ok()) std::abort();
   std::vector<float> values(elements, 0.25f);
   for (int i = 0; i < tensors; ++i) {
-    if (!(*w)->AddDense("layer" + std::to_string(i), {elements}, values.data()).ok()) std::abort();
+    if (!w->AddDense("layer" + std::to_string(i), {elements}, values.data()).ok()) std::abort();
   }
-  if (!(*w)->SetMetadata("architecture", std::string("bench")).ok()) std::abort();
-  if (!(*w)->Finish().ok()) std::abort();
+  if (!w->SetMetadata("architecture", std::string("bench")).ok()) std::abort();
+  if (!w->Finish().ok()) std::abort();
   return path;
 }
 
@@ -77,7 +77,7 @@ void BM_WriteDense(benchmark::State& state) {
     weightless::WriterOptions options;
     options.sync = sync;
     auto w = Writer::Create(path, options);
-    if (!w.ok() || !(*w)->AddDense("w", {elements}, values.data()).ok() || !(*w)->Finish().ok()) {
+    if (!w.ok() || !w->AddDense("w", {elements}, values.data()).ok() || !w->Finish().ok()) {
       state.SkipWithError("write failed");
       break;
     }

@@ -43,19 +43,19 @@ int main(int argc, char** argv) {
       std::vector<float> layer(elements);  // produced, written, then freed
       for (uint64_t k = 0; k < elements; ++k)
         layer[k] = static_cast<float>((k * 2654435761u) % 1000) / 997.0f;
-      if (!(*w)->AddDense("layer" + std::to_string(i), {elements}, layer.data(),
-                          weightless::DType::kFloat32, codec)
+      if (!w->AddDense("layer" + std::to_string(i), {elements}, layer.data(),
+                       weightless::DType::kFloat32, codec)
                .ok()) {
         return 1;
       }
     }
-    if (!(*w)->Finish().ok()) return 1;
+    if (!w->Finish().ok()) return 1;
     const double peak = PeakRssMiB() - baseline;
     std::printf(
         "%s: %d layers of %d MiB written (%.0f MiB file); peak memory above baseline "
         "%.1f MiB = %.2fx one layer\n",
         weightless::CodecName(codec), layers, mib,
-        static_cast<double>((*w)->bytes_written()) / (1 << 20), peak, peak / mib);
+        static_cast<double>(w->bytes_written()) / (1 << 20), peak, peak / mib);
     std::remove(path.c_str());
   }
   return 0;

@@ -113,7 +113,7 @@ int Run(const std::string& in_path, const std::string& out_path,
   };
   auto reader = Reader::Open(in_path);
   if (!reader.ok()) return fail(reader.status());
-  const Reader& r = **reader;
+  const Reader& r = *reader;
   std::vector<size_t> chosen;
   for (size_t i = 0; i < r.tensor_count(); ++i) {
     if (patterns.empty() || wl_tools::MatchesAny(patterns, r.tensor(i).name)) chosen.push_back(i);

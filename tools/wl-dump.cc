@@ -330,7 +330,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "wl-dump: %s\n", reader.status().ToString().c_str());
       return 2;
     }
-    const Reader& r = **reader;
+    const Reader& r = *reader;
     if (!layer.empty()) {
       auto index = r.FindTensor(layer);
       if (!index.ok()) {

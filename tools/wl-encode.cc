@@ -310,7 +310,7 @@ int Run(const std::vector<std::string>& paths, const std::string& out_path, cons
   auto writer = weightless::Writer::Create(out_path, wo);
   if (!writer.ok()) return fail(writer.status());
   for (const auto& [k, v] : metadata) {
-    s = (*writer)->SetMetadata(k, v);
+    s = writer->SetMetadata(k, v);
     if (!s.ok()) return fail(s);
   }
   std::vector<Row> rows;
@@ -324,16 +324,16 @@ int Run(const std::vector<std::string>& paths, const std::string& out_path, cons
     auto values = host->ToFloat32();
     if (!values.ok()) return fail(values.status());
     float32_bytes += 4 * values->size();
-    auto row = encode[i] ? EncodeOne(*stored[i], *values, o, writer->get())
-                         : StorePlain(*stored[i], *host, *values, o, writer->get());
+    auto row = encode[i] ? EncodeOne(*stored[i], *values, o, &*writer)
+                         : StorePlain(*stored[i], *host, *values, o, &*writer);
     if (!row.ok()) return fail(row.status());
     rows.push_back(std::move(*row));
   }
-  s = (*writer)->Finish();
+  s = writer->Finish();
   if (!s.ok()) return fail(s);
   auto reader = weightless::Reader::Open(out_path);
   if (!reader.ok()) return fail(reader.status());
-  PrintTable(rows, **reader, float32_bytes, out_path);
+  PrintTable(rows, *reader, float32_bytes, out_path);
   return 0;
 }
 

@@ -36,10 +36,10 @@ int main(int argc, char** argv) {
         worst = 2;
         continue;
       }
-      std::vector<weightless::Status> problems = (*reader)->Verify();
+      std::vector<weightless::Status> problems = reader->Verify();
       size_t too_large = 0;  // tensors verified but too large to decode in memory
-      for (size_t i = 0; i < (*reader)->tensor_count(); ++i) {
-        const weightless::TensorInfo& t = (*reader)->tensor(i);
+      for (size_t i = 0; i < reader->tensor_count(); ++i) {
+        const weightless::TensorInfo& t = reader->tensor(i);
         std::vector<float> out;
         try {
           out.resize(t.element_count());
@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
           ++too_large;
           continue;
         }
-        weightless::Status s = (*reader)->Decode(i, out.data(), out.size(), 0);
+        weightless::Status s = reader->Decode(i, out.data(), out.size(), 0);
         bool seen = false;
         for (const weightless::Status& p : problems) seen |= p.ToString() == s.ToString();
         if (!s.ok() && !seen) problems.push_back(s);
@@ -61,14 +61,14 @@ int main(int argc, char** argv) {
       if (problems.empty()) {
         if (too_large == 0) {
           std::printf("%s: OK (%zu tensors, %llu bytes, every checksum and tensor verified)\n",
-                      path.c_str(), (*reader)->tensor_count(),
-                      static_cast<unsigned long long>((*reader)->file_size()));
+                      path.c_str(), reader->tensor_count(),
+                      static_cast<unsigned long long>(reader->file_size()));
         } else {
           std::printf(
               "%s: OK (%zu tensors, %llu bytes, every checksum verified; %zu tensor%s too "
               "large to decode here)\n",
-              path.c_str(), (*reader)->tensor_count(),
-              static_cast<unsigned long long>((*reader)->file_size()), too_large,
+              path.c_str(), reader->tensor_count(),
+              static_cast<unsigned long long>(reader->file_size()), too_large,
               too_large == 1 ? "" : "s");
         }
       } else {

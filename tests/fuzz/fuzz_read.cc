@@ -198,11 +198,11 @@ FileOutcome ExerciseThroughFile(const std::vector<uint8_t>& bytes, const ReaderO
   out.available = true;
   ReaderOptions options = base;
   options.use_mmap = false;
-  Result<std::unique_ptr<Reader>> r = Reader::Open("/proc/self/fd/" + std::to_string(fd), options);
+  Result<Reader> r = Reader::Open("/proc/self/fd/" + std::to_string(fd), options);
   if (r.ok()) {
     out.opened = true;
-    FUZZ_CHECK(!(*r)->is_mapped());
-    out.transcript = Exercise(**r);
+    FUZZ_CHECK(!r->is_mapped());
+    out.transcript = Exercise(*r);
   } else {
     out.refusal = r.status();
   }
@@ -251,20 +251,19 @@ void ExercisePartial(const Reader& r, const Reader& whole) {
 }
 
 void ReadPartially(const std::vector<uint8_t>& bytes, ReaderOptions options) {
-  Result<std::unique_ptr<Reader>> whole = Reader::OpenBuffer(bytes.data(), bytes.size(), options);
+  Result<Reader> whole = Reader::OpenBuffer(bytes.data(), bytes.size(), options);
   if (!whole.ok()) return;
   options.partial_reads = true;
-  Result<std::unique_ptr<Reader>> mapped = Reader::OpenBuffer(bytes.data(), bytes.size(), options);
+  Result<Reader> mapped = Reader::OpenBuffer(bytes.data(), bytes.size(), options);
   FUZZ_CHECK(mapped.ok());
-  ExercisePartial(**mapped, **whole);
+  ExercisePartial(*mapped, *whole);
   const int fd = ::memfd_create("fuzz_read_partial", MFD_CLOEXEC);
   if (fd < 0) return;
   if (::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size())) {
     options.use_mmap = false;
-    Result<std::unique_ptr<Reader>> pread =
-        Reader::Open("/proc/self/fd/" + std::to_string(fd), options);
+    Result<Reader> pread = Reader::Open("/proc/self/fd/" + std::to_string(fd), options);
     FUZZ_CHECK(pread.ok());
-    ExercisePartial(**pread, **whole);
+    ExercisePartial(*pread, *whole);
   }
   ::close(fd);
 }
@@ -277,9 +276,9 @@ void ReadOnce(const std::vector<uint8_t>& bytes, bool verify_checksums) {
   Status refusal;
   {
     // OpenBuffer on the vector's own storage: ASan sees any read outside the input.
-    Result<std::unique_ptr<Reader>> r = Reader::OpenBuffer(bytes.data(), bytes.size(), options);
+    Result<Reader> r = Reader::OpenBuffer(bytes.data(), bytes.size(), options);
     if (r.ok()) {
-      in_memory = Exercise(**r);
+      in_memory = Exercise(*r);
     } else {
       refusal = r.status();
       FUZZ_CHECK(refusal.detail() != 0);  // every refusal names its FileError

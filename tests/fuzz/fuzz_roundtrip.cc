@@ -67,13 +67,13 @@ std::vector<uint8_t> WriteFile(const EncodedLayer& layer, Codec codec) {
   MemoryStream out;
   WriterOptions options;
   options.producer_version = "fuzz";  // independent of the library version
-  Result<std::unique_ptr<Writer>> w = Writer::ToStream(&out, options);
+  Result<Writer> w = Writer::ToStream(&out, options);
   FUZZ_CHECK(w.ok());
   RetrainInfo retrain;
   retrain.encode_order = 0;
-  FUZZ_CHECK((*w)->AddEncodedLayer("layer", layer, retrain, codec).ok());
-  FUZZ_CHECK((*w)->SetMetadata("kept", static_cast<int64_t>(layer.stats.kept)).ok());
-  FUZZ_CHECK((*w)->Finish().ok());
+  FUZZ_CHECK(w->AddEncodedLayer("layer", layer, retrain, codec).ok());
+  FUZZ_CHECK(w->SetMetadata("kept", static_cast<int64_t>(layer.stats.kept)).ok());
+  FUZZ_CHECK(w->Finish().ok());
   return out.bytes;
 }
 
@@ -191,9 +191,9 @@ void RoundTrip(const uint8_t* data, size_t size) {
   FUZZ_CHECK(WriteFile(*b, codec) == file);
 
   // Read back.
-  Result<std::unique_ptr<Reader>> opened = Reader::OpenBuffer(file.data(), file.size());
+  Result<Reader> opened = Reader::OpenBuffer(file.data(), file.size());
   FUZZ_CHECK(opened.ok());
-  const Reader& r = **opened;
+  const Reader& r = *opened;
   FUZZ_CHECK(r.Verify().empty());
   FUZZ_CHECK(r.tensor_count() == 1);
   const TensorInfo& t = r.tensor(0);

@@ -87,8 +87,8 @@ inline std::vector<uint8_t> ZstdDenseFile() {
   auto w = Writer::ToStream(&stream);
   std::vector<float> v(256);
   for (size_t k = 0; k < v.size(); ++k) v[k] = static_cast<float>(k % 7);
-  if (!w.ok() || !(*w)->AddDense("z", {256}, v.data(), DType::kFloat32, Codec::kZstd).ok() ||
-      !(*w)->Finish().ok()) {
+  if (!w.ok() || !w->AddDense("z", {256}, v.data(), DType::kFloat32, Codec::kZstd).ok() ||
+      !w->Finish().ok()) {
     std::abort();
   }
   return stream.bytes;
@@ -111,8 +111,8 @@ inline std::vector<uint8_t> ThreeShardFile() {
   testing_util::VectorOutputStream stream;
   auto w = Writer::ToStream(&stream);
   if (!table.ok() || table->view().shard_count() != 3 || !w.ok() ||
-      !(*w)->AddRetrievalLayer("fc", {30, 10}, *table, {0.5f, -0.5f, 0.25f}).ok() ||
-      !(*w)->Finish().ok()) {
+      !w->AddRetrievalLayer("fc", {30, 10}, *table, {0.5f, -0.5f, 0.25f}).ok() ||
+      !w->Finish().ok()) {
     std::abort();
   }
   return stream.bytes;

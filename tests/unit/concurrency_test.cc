@@ -103,10 +103,10 @@ TEST(ConcurrencyTest, ManyThreadsShareOneReaderFromItsFirstUse) {
   // What one thread alone sees.
   auto alone = Reader::OpenBuffer(bytes.data(), bytes.size());
   ASSERT_TRUE(alone.ok());
-  const Observed expected = ReadEverything(**alone, 0);
+  const Observed expected = ReadEverything(*alone, 0);
   ASSERT_EQ(expected.problems, 0u);
   for (size_t k = 0; k < model.names.size(); ++k) {
-    EXPECT_EQ(expected.whole[*(*alone)->FindTensor(model.names[k])], model.expected[k]);
+    EXPECT_EQ(expected.whole[*alone->FindTensor(model.names[k])], model.expected[k]);
   }
 
   for (int source = 0; source < 3; ++source) {
@@ -116,7 +116,7 @@ TEST(ConcurrencyTest, ManyThreadsShareOneReaderFromItsFirstUse) {
     auto opened = source == 0 ? Reader::OpenBuffer(bytes.data(), bytes.size(), options)
                               : Reader::Open(path, options);
     ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-    const Reader& r = **opened;
+    const Reader& r = *opened;
     std::vector<Observed> seen(kThreads);
     RunTogether(kThreads, [&](int th) { seen[th] = ReadEverything(r, th); });
     for (int th = 0; th < kThreads; ++th) {

@@ -86,8 +86,8 @@ TEST(ContainerTest, EveryTensorKindRoundTripsThroughEveryPath) {
     options.producer_version = "test";
     auto w = Writer::Create(path, options);
     ASSERT_TRUE(w.ok()) << w.status().ToString();
-    testing_util::WriteSampleModel(w->get(), false);
-    ASSERT_TRUE((*w)->Finish().ok());
+    testing_util::WriteSampleModel(&*w, false);
+    ASSERT_TRUE(w->Finish().ok());
   }
   EXPECT_EQ(testing_util::ReadFileBytes(path), bytes) << "path and stream writers differ";
 
@@ -96,18 +96,18 @@ TEST(ContainerTest, EveryTensorKindRoundTripsThroughEveryPath) {
     options.use_mmap = mmap;
     auto reader = Reader::Open(path, options);
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    EXPECT_EQ((*reader)->is_mapped(), mmap);
-    ExpectModel(**reader, model);
+    EXPECT_EQ(reader->is_mapped(), mmap);
+    ExpectModel(*reader, model);
   }
   // A caller's buffer, deliberately misaligned.
   std::vector<uint8_t> shifted(bytes.size() + 3);
   std::copy(bytes.begin(), bytes.end(), shifted.begin() + 3);
   auto reader = Reader::OpenBuffer(shifted.data() + 3, bytes.size());
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  ExpectModel(**reader, model);
+  ExpectModel(*reader, model);
 
   // What the index says.
-  const Reader& r = **reader;
+  const Reader& r = *reader;
   EXPECT_EQ(r.format_major(), kFormatMajor);
   EXPECT_EQ(r.producer_name(), "weightless");
   EXPECT_EQ(r.producer_version(), "test");
@@ -147,16 +147,16 @@ TEST(ContainerTest, IndexIsCompressedWhenSmallerAndReadsEitherWay) {
   options.compress_index = false;
   auto w = Writer::ToStream(&out, options);
   ASSERT_TRUE(w.ok());
-  testing_util::WriteSampleModel(w->get(), false);
-  ASSERT_TRUE((*w)->Finish().ok());
+  testing_util::WriteSampleModel(&*w, false);
+  ASSERT_TRUE(w->Finish().ok());
   EXPECT_LT(compressed.size(), out.bytes.size());
   for (const std::vector<uint8_t>* bytes :
        std::vector<const std::vector<uint8_t>*>{&compressed, &out.bytes}) {
     auto r = Reader::OpenBuffer(bytes->data(), bytes->size());
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    EXPECT_EQ(((*r)->required_features() & static_cast<uint64_t>(Feature::kZstdIndex)) != 0,
+    EXPECT_EQ((r->required_features() & static_cast<uint64_t>(Feature::kZstdIndex)) != 0,
               bytes == &compressed);
-    ExpectModel(**r, model);
+    ExpectModel(*r, model);
   }
 }
 
@@ -175,8 +175,8 @@ TEST(ContainerTest, WritesToAPipe) {
     options.producer_version = "test";
     auto w = Writer::ToStream(out.get(), options);
     ASSERT_TRUE(w.ok());
-    testing_util::WriteSampleModel(w->get(), false);
-    ASSERT_TRUE((*w)->Finish().ok());
+    testing_util::WriteSampleModel(&*w, false);
+    ASSERT_TRUE(w->Finish().ok());
   }
   ::close(fds[1]);
   drain.join();
@@ -237,7 +237,7 @@ TEST(ContainerTest, WriterIsAtomic) {
   {
     auto w = Writer::Create(path);
     ASSERT_TRUE(w.ok());
-    testing_util::WriteSampleModel(w->get(), true);
+    testing_util::WriteSampleModel(&*w, true);
   }
   EXPECT_FALSE(fs::exists(path));
   EXPECT_TRUE(fs::is_empty(dir)) << "a temporary file was left behind";
@@ -249,10 +249,10 @@ TEST(ContainerTest, WriterIsAtomic) {
     options.producer_version = "test";
     auto w = Writer::Create(path, options);
     ASSERT_TRUE(w.ok());
-    testing_util::WriteSampleModel(w->get(), true);
+    testing_util::WriteSampleModel(&*w, true);
     EXPECT_EQ(testing_util::ReadFileBytes(path), (std::vector<uint8_t>{1, 2, 3}));
-    ASSERT_TRUE((*w)->Finish().ok());
-    EXPECT_TRUE((*w)->Finish().IsInvalidArgument()) << "Finish twice";
+    ASSERT_TRUE(w->Finish().ok());
+    EXPECT_TRUE(w->Finish().IsInvalidArgument()) << "Finish twice";
   }
   EXPECT_EQ(testing_util::ReadFileBytes(path), SampleFileBytes(true));
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
@@ -265,7 +265,7 @@ TEST(ContainerTest, WriterIsAtomic) {
   if (child == 0) {
     auto w = Writer::Create(killed);
     if (!w.ok()) ::_exit(2);
-    testing_util::WriteSampleModel(w->get(), false);
+    testing_util::WriteSampleModel(&*w, false);
     ::raise(SIGKILL);  // dies before Finish
     ::_exit(3);
   }
@@ -286,7 +286,7 @@ TEST(ContainerTest, WriterRefusesBadInput) {
   testing_util::VectorOutputStream out;
   auto w = Writer::ToStream(&out);
   ASSERT_TRUE(w.ok());
-  Writer& writer = **w;
+  Writer& writer = *w;
   const float v[4] = {1, 2, 3, 4};
   EXPECT_TRUE(writer.AddDense("", {4}, v).IsInvalidArgument());
   EXPECT_TRUE(writer.AddDense(std::string("a\0b", 3), {4}, v).IsInvalidArgument());
@@ -314,9 +314,9 @@ TEST(ContainerTest, WriterRefusesBadInput) {
   ASSERT_TRUE(writer.Finish().ok());
   auto reader = Reader::OpenBuffer(out.bytes.data(), out.bytes.size());
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  EXPECT_EQ((*reader)->tensor_count(), 1u);
-  ASSERT_EQ((*reader)->metadata().size(), 1u);
-  EXPECT_EQ(std::get<std::string>((*reader)->metadata()[0].value), "replaced");
+  EXPECT_EQ(reader->tensor_count(), 1u);
+  ASSERT_EQ(reader->metadata().size(), 1u);
+  EXPECT_EQ(std::get<std::string>(reader->metadata()[0].value), "replaced");
 }
 
 TEST(ContainerTest, HalfPrecisionConversionsRoundTripEveryValue) {
@@ -364,12 +364,12 @@ TEST(ContainerTest, RoundToStoredIsWhatTheFileReadsBack) {
     testing_util::VectorOutputStream out;
     auto writer = Writer::ToStream(&out);
     ASSERT_TRUE(writer.ok());
-    ASSERT_TRUE((*writer)->AddDense("v", {300}, values.data(), dtype, Codec::kNone, scale).ok());
-    ASSERT_TRUE((*writer)->Finish().ok());
+    ASSERT_TRUE(writer->AddDense("v", {300}, values.data(), dtype, Codec::kNone, scale).ok());
+    ASSERT_TRUE(writer->Finish().ok());
     auto reader = Reader::OpenBuffer(out.bytes.data(), out.bytes.size());
     ASSERT_TRUE(reader.ok());
     std::vector<float> decoded(300);
-    ASSERT_TRUE((*reader)->Decode(0, decoded.data(), decoded.size()).ok());
+    ASSERT_TRUE(reader->Decode(0, decoded.data(), decoded.size()).ok());
     std::vector<float> rounded = values;
     RoundToStored(rounded.data(), rounded.size(), dtype, scale);
     for (size_t i = 0; i < values.size(); ++i) {
@@ -401,17 +401,17 @@ TEST(ContainerTest, EveryTruncationAndByteFlipIsCaught) {
         continue;
       }
       if (pos == 10 || pos == 11) {  // the minor version: any minor version reads
-        EXPECT_NE((*r)->format_minor(), kFormatMinor);
+        EXPECT_NE(r->format_minor(), kFormatMinor);
         continue;
       }
-      std::vector<Status> problems = (*r)->Verify();
+      std::vector<Status> problems = r->Verify();
       ASSERT_FALSE(problems.empty()) << "flip 0x" << std::hex << int(flip) << " at byte "
                                      << std::dec << pos << " went unnoticed";
       ++at_verify;
       // Decoding a damaged file reports an error or decodes; it never crashes.
-      for (size_t i = 0; i < (*r)->tensor_count(); ++i) {
-        std::vector<float> out((*r)->tensor(i).element_count());
-        (void)(*r)->Decode(i, out.data(), out.size());
+      for (size_t i = 0; i < r->tensor_count(); ++i) {
+        std::vector<float> out(r->tensor(i).element_count());
+        (void)r->Decode(i, out.data(), out.size());
       }
     }
   }
@@ -428,8 +428,8 @@ TEST(ContainerTest, ZstdExpansionLimitIsInclusive) {
   ASSERT_TRUE(w.ok());
   std::vector<float> v(256);
   for (size_t k = 0; k < v.size(); ++k) v[k] = static_cast<float>(k % 7);
-  ASSERT_TRUE((*w)->AddDense("z", {256}, v.data(), DType::kFloat32, Codec::kZstd).ok());
-  ASSERT_TRUE((*w)->Finish().ok());
+  ASSERT_TRUE(w->AddDense("z", {256}, v.data(), DType::kFloat32, Codec::kZstd).ok());
+  ASSERT_TRUE(w->Finish().ok());
   const uint64_t stored = testing_util::UnpackIndex(stream.bytes)->sections[0].size();
   const uint64_t limit = FileLimits::kMaxZstdExpansion * stored + (uint64_t{1} << 20);
   auto claiming = [&](uint64_t raw) {  // a float32 tensor of raw / 4 elements
@@ -442,7 +442,7 @@ TEST(ContainerTest, ZstdExpansionLimitIsInclusive) {
   auto r = Reader::OpenBuffer(at_limit.data(), at_limit.size());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   std::vector<float> out(limit / 4);
-  EXPECT_EQ(ErrorOf((*r)->Decode(0, out.data(), out.size())), FileError::kCodecError);
+  EXPECT_EQ(ErrorOf(r->Decode(0, out.data(), out.size())), FileError::kCodecError);
   const std::vector<uint8_t> over = claiming(limit + 4);
   auto refused = Reader::OpenBuffer(over.data(), over.size());
   ASSERT_FALSE(refused.ok());
@@ -489,8 +489,8 @@ TEST(ContainerTest, SchemaEvolution) {
   StoreLE16(newer.data() + 10, 7);
   auto r = Reader::OpenBuffer(newer.data(), newer.size());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ((*r)->format_minor(), 7);
-  ExpectModel(**r, model);
+  EXPECT_EQ(r->format_minor(), 7);
+  ExpectModel(*r, model);
 
   // An unknown required feature, named in the index, is refused by name.
   const uint64_t future_bit = uint64_t{1} << 20;
@@ -504,7 +504,7 @@ TEST(ContainerTest, SchemaEvolution) {
       },
       static_cast<int64_t>(
           static_cast<uint64_t>(
-              Reader::OpenBuffer(bytes.data(), bytes.size()).value()->required_features()) |
+              Reader::OpenBuffer(bytes.data(), bytes.size()).value().required_features()) |
           future_bit));
   auto refused = Reader::OpenBuffer(future.data(), future.size());
   ASSERT_FALSE(refused.ok());
@@ -524,7 +524,7 @@ TEST(ContainerTest, EightThreadsDecodingAgreeWithOne) {
     options.use_mmap = mmap;
     auto reader = Reader::Open(dir + "/m.wl", options);
     ASSERT_TRUE(reader.ok());
-    const Reader& r = **reader;
+    const Reader& r = *reader;
     std::vector<std::vector<std::vector<float>>> results(8);
     std::vector<std::thread> threads;
     for (int th = 0; th < 8; ++th) {
@@ -553,7 +553,7 @@ TEST(ContainerTest, DecodeArgumentsAreChecked) {
   const std::vector<uint8_t> bytes = SampleFileBytes(true);
   auto reader = Reader::OpenBuffer(bytes.data(), bytes.size());
   ASSERT_TRUE(reader.ok());
-  const Reader& r = **reader;
+  const Reader& r = *reader;
   std::vector<float> out(10);
   EXPECT_TRUE(r.Decode(r.tensor_count(), out.data(), 10).IsOutOfRange());
   EXPECT_TRUE(r.Decode(0, out.data(), 10).IsInvalidArgument());

@@ -116,7 +116,7 @@ TEST(EncoderTest, DeterministicAndWritesTheSameLayerItDecodes) {
   testing_util::VectorOutputStream stream;
   auto writer = Writer::ToStream(&stream);
   ASSERT_TRUE(writer.ok());
-  ASSERT_TRUE((*writer)->AddEncodedLayer("fc", *a).ok());
+  ASSERT_TRUE(writer->AddEncodedLayer("fc", *a).ok());
   // A small, dense layer is stored as packed codes, which are smaller there.
   EncodeOptions small;
   small.keep_fraction = 0.5;
@@ -126,8 +126,8 @@ TEST(EncoderTest, DeterministicAndWritesTheSameLayerItDecodes) {
   EXPECT_EQ(tiny->storage, Storage::kPackedCodes);
   EXPECT_EQ(tiny->stats.value_bits, 2);
   EXPECT_EQ(tiny->stats.false_positives, 0u);
-  ASSERT_TRUE((*writer)->AddEncodedLayer("tiny", *tiny).ok());
-  ASSERT_TRUE((*writer)->Finish().ok());
+  ASSERT_TRUE(writer->AddEncodedLayer("tiny", *tiny).ok());
+  ASSERT_TRUE(writer->Finish().ok());
   auto reader = Reader::OpenBuffer(stream.bytes.data(), stream.bytes.size());
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   for (const auto& [name, layer] :
@@ -136,9 +136,9 @@ TEST(EncoderTest, DeterministicAndWritesTheSameLayerItDecodes) {
     for (uint64_t d : layer->shape) n *= d;
     std::vector<float> expected(n), got(n);
     ASSERT_TRUE(DecodeLayer(*layer, expected.data()).ok());
-    ASSERT_TRUE((*reader)->Decode(*(*reader)->FindTensor(name), got.data(), n).ok());
+    ASSERT_TRUE(reader->Decode(*reader->FindTensor(name), got.data(), n).ok());
     EXPECT_EQ(got, expected) << name;
-    EXPECT_EQ((*reader)->tensor(*(*reader)->FindTensor(name)).stats.kept, layer->stats.kept);
+    EXPECT_EQ(reader->tensor(*reader->FindTensor(name)).stats.kept, layer->stats.kept);
   }
 }
 

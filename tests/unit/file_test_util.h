@@ -193,8 +193,8 @@ inline std::vector<uint8_t> SampleFileBytes(bool small, SampleModel* model = nul
   options.producer_version = "test";  // independent of the library version
   auto w = Writer::ToStream(&out, options);
   if (!w.ok()) std::abort();
-  SampleModel m = WriteSampleModel(w->get(), small);
-  if (!(*w)->Finish().ok()) std::abort();
+  SampleModel m = WriteSampleModel(&*w, small);
+  if (!w->Finish().ok()) std::abort();
   if (model) *model = m;
   return out.bytes;
 }

@@ -70,12 +70,12 @@ TEST(GoldenTest, SampleReadsWithExactValuesAndIsStable) {
   auto reader = Reader::OpenBuffer(bytes.data(), bytes.size());
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   for (size_t k = 0; k < model.names.size(); ++k) {
-    const size_t i = *(*reader)->FindTensor(model.names[k]);
-    std::vector<float> out((*reader)->tensor(i).element_count());
-    ASSERT_TRUE((*reader)->Decode(i, out.data(), out.size()).ok());
+    const size_t i = *reader->FindTensor(model.names[k]);
+    std::vector<float> out(reader->tensor(i).element_count());
+    ASSERT_TRUE(reader->Decode(i, out.data(), out.size()).ok());
     EXPECT_EQ(out, model.expected[k]) << model.names[k];
   }
-  EXPECT_TRUE((*reader)->Verify().empty());
+  EXPECT_TRUE(reader->Verify().empty());
 }
 
 // The first error the reader reports for a file: at open, else the first decode
@@ -83,12 +83,12 @@ TEST(GoldenTest, SampleReadsWithExactValuesAndIsStable) {
 Status FirstError(const std::vector<uint8_t>& bytes) {
   auto reader = Reader::OpenBuffer(bytes.data(), bytes.size());
   if (!reader.ok()) return reader.status();
-  for (size_t i = 0; i < (*reader)->tensor_count(); ++i) {
-    std::vector<float> out((*reader)->tensor(i).element_count());
-    Status s = (*reader)->Decode(i, out.data(), out.size());
+  for (size_t i = 0; i < reader->tensor_count(); ++i) {
+    std::vector<float> out(reader->tensor(i).element_count());
+    Status s = reader->Decode(i, out.data(), out.size());
     if (!s.ok()) return s;
   }
-  std::vector<Status> problems = (*reader)->Verify();
+  std::vector<Status> problems = reader->Verify();
   return problems.empty() ? Status::OK() : problems.front();
 }
 

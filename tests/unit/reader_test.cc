@@ -68,18 +68,18 @@ std::string WriteModel() {
   std::vector<float> dense(500 * 3);
   for (size_t i = 0; i < dense.size(); ++i) dense[i] = 0.01f * static_cast<float>(i);
   bool ok =
-      (*w)->AddEncodedLayer(
-              "ribbon", Encode({2048, 512}, RetrievalKind::kRibbon, LayerStorage::kRetrieval, 7, 1))
+      w->AddEncodedLayer(
+           "ribbon", Encode({2048, 512}, RetrievalKind::kRibbon, LayerStorage::kRetrieval, 7, 1))
           .ok() &&
-      (*w)->AddEncodedLayer("bloomier", Encode({1024, 300}, RetrievalKind::kBloomier,
-                                               LayerStorage::kRetrieval, 7, 2))
+      w->AddEncodedLayer("bloomier", Encode({1024, 300}, RetrievalKind::kBloomier,
+                                            LayerStorage::kRetrieval, 7, 2))
           .ok() &&
-      (*w)->AddEncodedLayer(
-              "packed", Encode({301, 7}, RetrievalKind::kRibbon, LayerStorage::kPackedCodes, 3, 3))
+      w->AddEncodedLayer("packed",
+                         Encode({301, 7}, RetrievalKind::kRibbon, LayerStorage::kPackedCodes, 3, 3))
           .ok() &&
-      (*w)->AddDense("dense", {500, 3}, dense.data(), DType::kFloat16).ok() &&
-      (*w)->AddDense("zstd", {500, 3}, dense.data(), DType::kFloat32, Codec::kZstd).ok() &&
-      (*w)->Finish().ok();
+      w->AddDense("dense", {500, 3}, dense.data(), DType::kFloat16).ok() &&
+      w->AddDense("zstd", {500, 3}, dense.data(), DType::kFloat32, Codec::kZstd).ok() &&
+      w->Finish().ok();
   if (!ok) std::abort();
   return path;
 }
@@ -90,7 +90,7 @@ std::unique_ptr<Reader> OpenOrDie(const std::string& path, const ReaderOptions& 
     ADD_FAILURE() << r.status().ToString();
     std::abort();
   }
-  return std::move(r).value();
+  return std::make_unique<Reader>(std::move(r).value());
 }
 
 std::vector<float> DecodeAll(const Reader& r, size_t i) {
@@ -254,6 +254,33 @@ TEST(ReaderPolicyTest, AnIOErrorIsNotRemembered) {
   // Restored (same inode: the reader's descriptor sees it), the next call succeeds.
   testing_util::WriteFileBytes(path, bytes);
   EXPECT_TRUE(r->Decode(0, out.data(), out.size()).ok());
+}
+
+// Reader and Writer are movable values; Decode(name) returns the tensor's values.
+TEST(ReaderPolicyTest, ReadersAndWritersAreMovableValues) {
+  const std::string path = TempPath("moved.wl");
+  const std::vector<float> values = {1.0f, -2.0f, 0.5f};
+  Result<Writer> created = Writer::Create(path);
+  ASSERT_TRUE(created.ok());
+  Writer writer = std::move(created).value();
+  ASSERT_TRUE(writer.AddDense("v", {3}, values.data()).ok());
+  Writer moved = std::move(writer);  // the unfinished file moves with it
+  ASSERT_TRUE(moved.Finish().ok());
+
+  Result<Writer> other = Writer::Create(TempPath("abandoned.wl"));
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(other->AddDense("v", {3}, values.data()).ok());
+  *other = std::move(moved);  // abandons other's unfinished file
+  EXPECT_FALSE(fs::exists(TempPath("abandoned.wl")));
+
+  Result<Reader> opened = Reader::Open(path);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  Reader reader = std::move(opened).value();
+  Reader again = std::move(reader);
+  Result<std::vector<float>> v = again.Decode("v");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, values);
+  EXPECT_TRUE(again.Decode("missing").status().IsNotFound());
 }
 
 }  // namespace

@@ -114,16 +114,16 @@ Status SaveDense(const Network& net, const std::string& path, double validation,
   if (!writer.ok()) return writer.status();
   Status s;
   for (const WeightLayer& l : net.layers()) {
-    s = (*writer)->AddDense(l.name, l.shape, l.w.data());
+    s = writer->AddDense(l.name, l.shape, l.w.data());
     if (s.ok()) {
-      s = (*writer)->AddDense(l.name + ".bias", {static_cast<uint64_t>(l.b.size())}, l.b.data());
+      s = writer->AddDense(l.name + ".bias", {static_cast<uint64_t>(l.b.size())}, l.b.data());
     }
     if (!s.ok()) return s;
   }
-  s = (*writer)->SetMetadata("architecture", std::string(ArchitectureName(net.architecture())));
-  if (s.ok()) s = (*writer)->SetMetadata("validation_accuracy", validation / 100);
-  if (s.ok()) s = (*writer)->SetMetadata("split", split);
-  if (s.ok()) s = (*writer)->Finish();
+  s = writer->SetMetadata("architecture", std::string(ArchitectureName(net.architecture())));
+  if (s.ok()) s = writer->SetMetadata("validation_accuracy", validation / 100);
+  if (s.ok()) s = writer->SetMetadata("split", split);
+  if (s.ok()) s = writer->Finish();
   return s;
 }
 
@@ -134,7 +134,7 @@ Status LoadWeights(Network* net, const std::string& path, const std::string& spl
   auto reader = weightless::Reader::Open(path);
   if (!reader.ok()) return reader.status();
   if (!split.empty()) {
-    const weightless::MetadataValue* stored = (*reader)->FindMetadata("split");
+    const weightless::MetadataValue* stored = reader->FindMetadata("split");
     if (!stored || !std::holds_alternative<std::string>(*stored) ||
         std::get<std::string>(*stored) != split) {
       return Status::InvalidArgument(
@@ -146,23 +146,23 @@ Status LoadWeights(Network* net, const std::string& path, const std::string& spl
                     "'): its training examples may be this run's validation examples");
     }
   }
-  const weightless::MetadataValue* arch = (*reader)->FindMetadata("architecture");
+  const weightless::MetadataValue* arch = reader->FindMetadata("architecture");
   const std::string want = ArchitectureName(net->architecture());
   if (!arch || !std::holds_alternative<std::string>(*arch) ||
       std::get<std::string>(*arch) != want) {
     return Status::InvalidArgument(path, "does not hold a " + want + " (metadata 'architecture')");
   }
   for (WeightLayer& l : net->layers()) {
-    auto w = (*reader)->FindTensor(l.name);
-    auto b = (*reader)->FindTensor(l.name + ".bias");
+    auto w = reader->FindTensor(l.name);
+    auto b = reader->FindTensor(l.name + ".bias");
     if (!w.ok()) return w.status().WithContext(path);
     if (!b.ok()) return b.status().WithContext(path);
-    if ((*reader)->tensor(*w).shape != l.shape ||
-        (*reader)->tensor(*b).element_count() != static_cast<uint64_t>(l.b.size())) {
+    if (reader->tensor(*w).shape != l.shape ||
+        reader->tensor(*b).element_count() != static_cast<uint64_t>(l.b.size())) {
       return Status::InvalidArgument(path, "tensor " + l.name + " has the wrong shape");
     }
-    Status s = (*reader)->Decode(*w, l.w.data(), l.size());
-    if (s.ok()) s = (*reader)->Decode(*b, l.b.data(), static_cast<uint64_t>(l.b.size()));
+    Status s = reader->Decode(*w, l.w.data(), l.size());
+    if (s.ok()) s = reader->Decode(*b, l.b.data(), static_cast<uint64_t>(l.b.size()));
     if (!s.ok()) return s.WithContext(path);
     l.mask.clear();
     l.codes.clear();
@@ -424,15 +424,15 @@ int WriteModel(const Session& session, const Measured& m, const TestAccuracy& te
   auto writer = weightless::Writer::Create(o.output);
   Status s = writer.status();
   for (size_t i = 0; s.ok() && i < layers.size(); ++i) {
-    s = (*writer)->AddEncodedLayer(layers[i].name, m.steps[i].layer, m.steps[i].retrain);
+    s = writer->AddEncodedLayer(layers[i].name, m.steps[i].layer, m.steps[i].retrain);
     if (s.ok()) {
-      s = (*writer)->AddDense(layers[i].name + ".bias", {static_cast<uint64_t>(layers[i].b.size())},
-                              layers[i].b.data(), o.bias_dtype, weightless::Codec::kNone,
-                              m.bias_scales[i]);
+      s = writer->AddDense(layers[i].name + ".bias", {static_cast<uint64_t>(layers[i].b.size())},
+                           layers[i].b.data(), o.bias_dtype, weightless::Codec::kNone,
+                           m.bias_scales[i]);
     }
   }
   auto meta = [&](const std::string& key, weightless::MetadataValue v) {
-    if (s.ok()) s = (*writer)->SetMetadata(key, std::move(v));
+    if (s.ok()) s = writer->SetMetadata(key, std::move(v));
   };
   meta("architecture", std::string(ArchitectureName(o.architecture)));
   meta("dataset", std::filesystem::path(o.data_dir).filename().string());
@@ -461,7 +461,7 @@ int WriteModel(const Session& session, const Measured& m, const TestAccuracy& te
     for (const WeightLayer& l : layers) params << " " << l.name << ":keep=" << o.keep.at(l.name);
     meta("pipeline", params.str());
   }
-  if (s.ok()) s = (*writer)->Finish();
+  if (s.ok()) s = writer->Finish();
   return s.ok() ? kContinue : Fail("writing " + o.output, s);
 }
 
@@ -470,11 +470,11 @@ int WriteModel(const Session& session, const Measured& m, const TestAccuracy& te
 // counted in *failures; *reloaded_correct: the reloaded model's correct test predictions;
 // *file: the file, open, for the report.
 int VerifyModel(const Session& session, size_t* reloaded_correct, int* failures,
-                std::unique_ptr<weightless::Reader>* file) {
+                std::optional<weightless::Reader>* file) {
   const PipelineOptions& o = session.options;
   auto reader = weightless::Reader::Open(o.output);
   if (!reader.ok()) return Fail("reopening " + o.output, reader.status());
-  for (const Status& problem : (*reader)->Verify()) {
+  for (const Status& problem : reader->Verify()) {
     std::fprintf(stderr, "wl-train: verify: %s\n", problem.ToString().c_str());
     ++*failures;
   }
@@ -659,7 +659,7 @@ int RunPipeline(const PipelineOptions& o) {
   code = WriteModel(session, m, test);
   int failures = 0;
   size_t reloaded_correct = 0;
-  std::unique_ptr<weightless::Reader> file;
+  std::optional<weightless::Reader> file;
   if (code == kContinue) code = VerifyModel(session, &reloaded_correct, &failures, &file);
   if (code != kContinue) return code;
   if (reloaded_correct != test.final_correct) ++failures;

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,7 +33,7 @@ namespace {
 // A reader and, for open_bytes, the private copy of the caller's bytes it reads.
 struct OpenFile {
   std::vector<uint8_t> bytes;
-  std::unique_ptr<Reader> reader;
+  std::optional<Reader> reader;
 };
 
 // Shared by a File and its Tensors. Only touched with the GIL held, which serializes
@@ -104,7 +105,7 @@ PyFile OpenPath(const py::object& path, bool use_mmap, bool verify_checksums, bo
   Status status;
   {
     py::gil_scoped_release release;
-    Result<std::unique_ptr<Reader>> reader = Reader::Open(native, options);
+    Result<Reader> reader = Reader::Open(native, options);
     status = reader.status();
     if (reader.ok()) file->reader = std::move(reader).value();
   }
@@ -129,8 +130,7 @@ PyFile OpenBytes(const py::object& data, bool verify_checksums) {
   Status status;
   {
     py::gil_scoped_release release;
-    Result<std::unique_ptr<Reader>> reader =
-        Reader::OpenBuffer(file->bytes.data(), file->bytes.size(), options);
+    Result<Reader> reader = Reader::OpenBuffer(file->bytes.data(), file->bytes.size(), options);
     status = reader.status();
     if (reader.ok()) file->reader = std::move(reader).value();
   }

@@ -20,6 +20,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -383,7 +384,7 @@ class PyWriter {
   bool closed() {
     py::gil_scoped_release release;
     std::lock_guard<std::mutex> lock(mu_);
-    return writer_ == nullptr;
+    return !writer_.has_value();
   }
 
   const py::object& path() const { return path_; }
@@ -395,7 +396,7 @@ class PyWriter {
 
   py::object path_;
   std::mutex mu_;
-  std::unique_ptr<Writer> writer_;  // null once finished or abandoned
+  std::optional<Writer> writer_;  // null once finished or abandoned
 };
 
 std::string LayerRepr(const EncodedLayer& layer) {

@@ -63,16 +63,24 @@ struct ReaderOptions {
   bool partial_reads = false;
 };
 
+// A Reader is a movable value (it holds only a pointer to its state):
+//
+//   Result<Reader> reader = Reader::Open("model.wl");
+//   if (!reader.ok()) return reader.status();
+//   Result<std::vector<float>> fc1 = reader->Decode("fc1");
+//
+// A moved-from Reader may only be destroyed or assigned to.
 class WEIGHTLESS_EXPORT Reader {
  public:
   // Opens the file at `path`.
-  static Result<std::unique_ptr<Reader>> Open(const std::string& path,
-                                              const ReaderOptions& options = {});
+  static Result<Reader> Open(const std::string& path, const ReaderOptions& options = {});
   // Opens a file held in the caller's memory (e.g. an Android asset). The memory must
   // stay valid and unchanged while the reader is alive. No alignment is required.
-  static Result<std::unique_ptr<Reader>> OpenBuffer(const uint8_t* data, size_t size,
-                                                    const ReaderOptions& options = {});
+  static Result<Reader> OpenBuffer(const uint8_t* data, size_t size,
+                                   const ReaderOptions& options = {});
   ~Reader();
+  Reader(Reader&&) noexcept;
+  Reader& operator=(Reader&&) noexcept;
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
 
@@ -104,6 +112,9 @@ class WEIGHTLESS_EXPORT Reader {
   // false positive), as the paper's reader does. threads: 0 = one per hardware thread.
   // Returns InvalidArgument if out_count != element_count(), or a file error.
   Status Decode(size_t i, float* out, uint64_t out_count, int threads = 1) const;
+  // The tensor named `name`, decoded whole as Decode does into a new vector; NotFound
+  // when there is none.
+  Result<std::vector<float>> Decode(std::string_view name, int threads = 1) const;
   // Decodes rows [row_begin, row_end) of tensor i (rows are shape[0]; a row is the
   // product of the other dimensions) into out[0..out_count), out_count ==
   // (row_end - row_begin) * row_size(). With ReaderOptions::partial_reads only the

@@ -100,18 +100,27 @@ struct WriterOptions {
   bool compress_index = true;
 };
 
+// A Writer is a movable value (it holds only a pointer to its state):
+//
+//   Result<Writer> writer = Writer::Create("model.wl");
+//   if (!writer.ok()) return writer.status();
+//   Status s = writer->AddDense("fc1.bias", {300}, bias);
+//   if (s.ok()) s = writer->Finish();
+//
+// A moved-from Writer may only be destroyed or assigned to; assigning to a Writer
+// abandons its unfinished file first.
 class WEIGHTLESS_EXPORT Writer {
  public:
   // Starts writing the file at `path`. Nothing appears at `path` before Finish().
-  static Result<std::unique_ptr<Writer>> Create(const std::string& path,
-                                                const WriterOptions& options = {});
+  static Result<Writer> Create(const std::string& path, const WriterOptions& options = {});
   // Starts writing to `stream`, which must outlive the writer. The bytes are the same
   // as a path writer's.
-  static Result<std::unique_ptr<Writer>> ToStream(OutputStream* stream,
-                                                  const WriterOptions& options = {});
+  static Result<Writer> ToStream(OutputStream* stream, const WriterOptions& options = {});
 
   // Abandons an unfinished file (see Abandon).
   ~Writer();
+  Writer(Writer&&) noexcept;
+  Writer& operator=(Writer&&) noexcept;
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
 
@@ -161,7 +170,7 @@ class WEIGHTLESS_EXPORT Writer {
   struct Impl;
   explicit Writer(std::unique_ptr<Impl> impl);
   // Writes the file header; shared by Create and ToStream.
-  static Result<std::unique_ptr<Writer>> Start(std::unique_ptr<Impl> impl);
+  static Result<Writer> Start(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -11,6 +11,7 @@
 #include <exception>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -31,7 +32,7 @@ using weightless::StatusCode;
 using weightless::TensorInfo;
 
 struct wl_reader {
-  std::unique_ptr<Reader> reader;
+  std::optional<Reader> reader;
 };
 
 struct wl_verify_report {
@@ -202,7 +203,7 @@ wl_status WrongMetadataType(const MetadataEntry& e, const char* wanted) {
   return Fail(WL_INVALID_ARGUMENT, WL_FILE_OK, "metadata '" + e.key + "' is not " + wanted);
 }
 
-wl_status Opened(Result<std::unique_ptr<Reader>> opened, wl_reader** out_reader) {
+wl_status Opened(Result<Reader> opened, wl_reader** out_reader) {
   if (!opened.ok()) return FromStatus(opened.status());
   *out_reader = new wl_reader{std::move(opened).value()};
   return Succeed();

@@ -450,6 +450,8 @@ struct Reader::Impl {
 
 Reader::Reader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Reader::~Reader() = default;
+Reader::Reader(Reader&&) noexcept = default;
+Reader& Reader::operator=(Reader&&) noexcept = default;
 
 Result<std::unique_ptr<Reader::Impl>> Reader::Impl::OpenSource(std::unique_ptr<Source> source,
                                                                const ReaderOptions& options) {
@@ -548,21 +550,19 @@ Result<std::unique_ptr<Reader::Impl>> Reader::Impl::OpenSource(std::unique_ptr<S
   return impl;
 }
 
-Result<std::unique_ptr<Reader>> Reader::Open(const std::string& path,
-                                             const ReaderOptions& options) {
+Result<Reader> Reader::Open(const std::string& path, const ReaderOptions& options) {
   Result<std::unique_ptr<Source>> source = Source::FromPath(path, options.use_mmap);
   if (!source.ok()) return source.status();
   Result<std::unique_ptr<Impl>> impl = Impl::OpenSource(std::move(source).value(), options);
   if (!impl.ok()) return impl.status().WithContext(path);
-  return std::unique_ptr<Reader>(new Reader(std::move(impl).value()));
+  return Reader(std::move(impl).value());
 }
 
-Result<std::unique_ptr<Reader>> Reader::OpenBuffer(const uint8_t* data, size_t size,
-                                                   const ReaderOptions& options) {
+Result<Reader> Reader::OpenBuffer(const uint8_t* data, size_t size, const ReaderOptions& options) {
   if (data == nullptr && size > 0) return Status::InvalidArgument("buffer is null");
   Result<std::unique_ptr<Impl>> impl = Impl::OpenSource(Source::FromBuffer(data, size), options);
   if (!impl.ok()) return impl.status();
-  return std::unique_ptr<Reader>(new Reader(std::move(impl).value()));
+  return Reader(std::move(impl).value());
 }
 
 uint16_t Reader::format_major() const { return impl_->index.format_major; }
@@ -600,6 +600,15 @@ Status Reader::Decode(size_t i, float* out, uint64_t out_count, int threads) con
                                    " values, the tensor has " + Num(n));
   }
   return impl_->DecodeRange(i, 0, n, out, threads, /*whole=*/true);
+}
+
+Result<std::vector<float>> Reader::Decode(std::string_view name, int threads) const {
+  Result<size_t> i = FindTensor(name);
+  if (!i.ok()) return i.status();
+  std::vector<float> out(impl_->index.tensors[*i].element_count());
+  Status s = Decode(*i, out.data(), out.size(), threads);
+  if (!s.ok()) return s;
+  return out;
 }
 
 Status Reader::DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float* out,

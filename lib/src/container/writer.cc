@@ -158,6 +158,14 @@ struct Writer::Impl {
 
 Writer::Writer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Writer::~Writer() { Abandon(); }
+Writer::Writer(Writer&&) noexcept = default;
+Writer& Writer::operator=(Writer&& other) noexcept {
+  if (this != &other) {
+    Abandon();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
 
 namespace {
 Status CheckOptions(const WriterOptions& options) {
@@ -169,8 +177,7 @@ Status CheckOptions(const WriterOptions& options) {
 }
 }  // namespace
 
-Result<std::unique_ptr<Writer>> Writer::Create(const std::string& path,
-                                               const WriterOptions& options) {
+Result<Writer> Writer::Create(const std::string& path, const WriterOptions& options) {
   Status s = CheckOptions(options);
   if (!s.ok()) return s;
   auto file = AtomicFileOutput::Create(path, options.sync);
@@ -182,8 +189,7 @@ Result<std::unique_ptr<Writer>> Writer::Create(const std::string& path,
   return Start(std::move(impl));
 }
 
-Result<std::unique_ptr<Writer>> Writer::ToStream(OutputStream* stream,
-                                                 const WriterOptions& options) {
+Result<Writer> Writer::ToStream(OutputStream* stream, const WriterOptions& options) {
   if (stream == nullptr) return Status::InvalidArgument("output stream is null");
   Status s = CheckOptions(options);
   if (!s.ok()) return s;
@@ -193,11 +199,11 @@ Result<std::unique_ptr<Writer>> Writer::ToStream(OutputStream* stream,
   return Start(std::move(impl));
 }
 
-Result<std::unique_ptr<Writer>> Writer::Start(std::unique_ptr<Impl> impl) {
-  std::unique_ptr<Writer> writer(new Writer(std::move(impl)));
+Result<Writer> Writer::Start(std::unique_ptr<Impl> impl) {
+  Writer writer(std::move(impl));
   uint8_t header[container::kHeaderSize];
   container::Header().EncodeTo(header);
-  Status s = writer->impl_->Write(header, sizeof header);
+  Status s = writer.impl_->Write(header, sizeof header);
   if (!s.ok()) return s;
   return writer;
 }
