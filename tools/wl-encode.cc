@@ -26,6 +26,7 @@
 #include "interchange/patterns.h"
 #include "interchange/safetensors.h"
 #include "last_resort.h"
+#include "named_option.h"
 #include "tool_text.h"
 #include "weightless/encoder.h"
 #include "weightless/reader.h"
@@ -171,11 +172,8 @@ Result<Row> EncodeOne(const InputTensor& in, const std::vector<float>& values, c
     eo.clusters = *ParseValue<uint32_t>(*v, "--clusters", 1, 65535);
   if (auto v = bits.Lookup(in.name)) eo.value_bits = *ParseValue<int>(*v, "--t", 0, 16);
   eo.max_false_positive_rate = o.max_fp_rate;
-  eo.kind = o.encoding == "bloomier" ? weightless::RetrievalKind::kBloomier
-                                     : weightless::RetrievalKind::kRibbon;
-  eo.storage = o.storage == "retrieval" ? weightless::LayerStorage::kRetrieval
-               : o.storage == "packed"  ? weightless::LayerStorage::kPackedCodes
-                                        : weightless::LayerStorage::kAuto;
+  eo.kind = *weightless::ParseRetrievalKind(o.encoding);  // checked by the option
+  eo.storage = *weightless::ParseLayerStorage(o.storage);
   eo.seeds = o.seeds;
   eo.base_seed = o.seed;
   eo.threads = o.threads;
@@ -206,8 +204,7 @@ Result<Row> StorePlain(const InputTensor& in, const HostTensor& source,
   const weightless::DType dtype = in.type == ElementType::kF16    ? weightless::DType::kFloat16
                                   : in.type == ElementType::kBF16 ? weightless::DType::kBFloat16
                                                                   : weightless::DType::kFloat32;
-  const weightless::Codec codec =
-      o.plain_codec == "zstd" ? weightless::Codec::kZstd : weightless::Codec::kNone;
+  const weightless::Codec codec = *weightless::ParseCodec(o.plain_codec);  // checked
   Status s = writer->AddDense(in.name, in.shape, values.data(), dtype, codec);
   if (!s.ok()) return s;
   Row row{in.name, wl_tools::ShapeText(in.shape), weightless::DTypeName(dtype), false, {}, 0, true};
@@ -375,11 +372,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1e-6, 0.5))
       ->capture_default_str();
   app.add_option("--encoding", o.encoding, "retrieval table kind")
-      ->check(CLI::IsMember({"ribbon", "bloomier"}))
+      ->check(wl_tools::NameIn(weightless::ParseRetrievalKind, "ribbon|bloomier"))
       ->capture_default_str();
   app.add_option("--storage", o.storage,
-                 "auto (a table unless packed codes are no larger), retrieval, packed")
-      ->check(CLI::IsMember({"auto", "retrieval", "packed"}))
+                 "auto (a table unless packed codes are no larger), retrieval, packed-codes")
+      ->check(wl_tools::NameIn(weightless::ParseLayerStorage, "auto|retrieval|packed-codes"))
       ->capture_default_str();
   app.add_option("--seeds", o.seeds,
                  "tables tried per tensor; the one whose errors cost least is kept")
@@ -387,12 +384,15 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", o.seed, "first table seed")->capture_default_str();
   app.add_option("--plain-codec", o.plain_codec, "codec of the tensors stored as they are")
-      ->check(CLI::IsMember({"none", "zstd"}))
+      ->check(wl_tools::NameIn(weightless::ParseCodec, "none|zstd"))
       ->capture_default_str();
   app.add_option("--threads", o.threads, "threads (0: one per core)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  o.storage = weightless::LayerStorageName(wl_tools::ParseNamed("wl-encode", "--storage", o.storage,
+                                                                weightless::ParseLayerStorage,
+                                                                weightless::LayerStorageName));
   const std::string out_path = positionals.back();
   positionals.pop_back();
   return wl_tools::WithLastResort("wl-encode", 1,

@@ -210,3 +210,15 @@ def test_codes_into_a_narrow_array_refuses_a_large_k():
         layer.codes(out=np.zeros(codes.shape, dtype=np.uint8))
     out = np.zeros(codes.shape, dtype=np.int16)
     np.testing.assert_array_equal(layer.codes(out=out), layer.codes())
+
+
+def test_enum_names_are_the_librarys():
+    codes = random_codes((20, 30), 3, 0.1, seed=7)
+    with pytest.warns(DeprecationWarning, match="'packed' is an older spelling of 'packed-codes'"):
+        layer = weightless.encode_codes(codes, [-1.0, 0.5, 2.0], storage="packed")
+    assert layer.storage == "packed-codes"
+    with pytest.raises(weightless.InvalidArgumentError,
+                       match="storage 'packd': expected one of 'auto', 'retrieval', 'packed-codes'"):
+        weightless.encode_codes(codes, [-1.0, 0.5, 2.0], storage="packd")
+    with pytest.raises(weightless.InvalidArgumentError, match="retrieval encoding 'ribon'"):
+        weightless.encode_codes(codes, [-1.0, 0.5, 2.0], kind="ribon")

@@ -687,3 +687,42 @@ TEST(ActivationCostTest, RefusesBadColumnEnergy) {
 
 }  // namespace
 }  // namespace weightless
+
+namespace weightless {
+namespace {
+
+// One name table per enum: every value's name parses back to it, older spellings still
+// parse, and anything else is refused with the names listed.
+TEST(NameTablesTest, NamesRoundTripAndOlderSpellingsParse) {
+  for (DType d : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kInt8}) {
+    EXPECT_EQ(*ParseDType(DTypeName(d)), d);
+  }
+  for (Codec c : {Codec::kNone, Codec::kZstd}) EXPECT_EQ(*ParseCodec(CodecName(c)), c);
+  for (RetrievalKind k : {RetrievalKind::kRibbon, RetrievalKind::kBloomier}) {
+    EXPECT_EQ(*ParseRetrievalKind(RetrievalKindName(k)), k);
+  }
+  for (LayerStorage s :
+       {LayerStorage::kAuto, LayerStorage::kRetrieval, LayerStorage::kPackedCodes}) {
+    EXPECT_EQ(*ParseLayerStorage(LayerStorageName(s)), s);
+  }
+  for (FalsePositiveCostKind k :
+       {FalsePositiveCostKind::kSquaredError, FalsePositiveCostKind::kActivation}) {
+    EXPECT_EQ(*ParseFalsePositiveCostKind(FalsePositiveCostKindName(k)), k);
+  }
+  for (ClusterMethod m : {ClusterMethod::kOptimal, ClusterMethod::kLinearKMeans}) {
+    EXPECT_EQ(*ParseClusterMethod(ClusterMethodName(m)), m);
+  }
+  // The file's and the encoder's name for packed codes agree.
+  EXPECT_STREQ(LayerStorageName(LayerStorage::kPackedCodes), StorageName(Storage::kPackedCodes));
+  EXPECT_EQ(*ParseLayerStorage("packed"), LayerStorage::kPackedCodes);
+  EXPECT_EQ(*ParseFalsePositiveCostKind("squared-error"), FalsePositiveCostKind::kSquaredError);
+  const Status refused = ParseLayerStorage("packd").status();
+  EXPECT_TRUE(refused.IsInvalidArgument());
+  EXPECT_NE(refused.ToString().find("'auto', 'retrieval', 'packed-codes'"), std::string::npos)
+      << refused.ToString();  // older spellings are not offered
+  EXPECT_EQ(refused.ToString().find("'packed'"), std::string::npos);
+  EXPECT_TRUE(ParseDType("float64").status().IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace weightless

@@ -444,8 +444,9 @@ TEST(RetrievalTest, InvalidArgumentsAreRefusedWithClearErrors) {
 
   EXPECT_TRUE(ParseRetrievalKind("ribbon").ok());
   EXPECT_EQ(*ParseRetrievalKind("bloomier"), RetrievalKind::kBloomier);
-  EXPECT_NE(ParseRetrievalKind("xor").status().ToString().find("expected 'ribbon' or 'bloomier'"),
-            std::string::npos);
+  EXPECT_NE(
+      ParseRetrievalKind("xor").status().ToString().find("expected one of 'ribbon', 'bloomier'"),
+      std::string::npos);
 }
 
 // A ribbon shard's first attempts are deliberately tight; with one attempt allowed,

@@ -9,7 +9,10 @@
 #include <cstdio>
 #include <sstream>
 
+#include "named_option.h"
 #include "pipeline.h"
+#include "weightless/encoder.h"
+#include "weightless/tensor.h"
 #include "weightless/version.h"
 
 namespace {
@@ -103,9 +106,10 @@ int main(int argc, char** argv) {
                  "kept fraction per layer, e.g. fc1=0.02,fc2=0.04 "
                  "(defaults per model)");
   app.add_option("--clusters", clusters, "K per layer, e.g. fc1=8,fc2=16 (default 8)");
-  app.add_option("--t,--bits", bits,
+  app.add_option("--t", bits,
                  "t (bits per table cell) per layer, e.g. fc1=7 (0 = smallest t meeting "
-                 "--fp-rate); --bits is an older spelling");
+                 "--max-fp-rate)");
+  CLI::Option* old_bits = app.add_option("--bits", bits, "older spelling of --t")->group("");
   app.add_option("--max-drop", o.max_drop,
                  "choose K in {4, 8, 16} and t per layer automatically: the smallest file whose "
                  "validation accuracy stays within POINTS of the dense baseline's (overrides "
@@ -113,8 +117,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0.0, 100.0));
   app.add_option("--cost", cost,
                  "seed search's price of a table's false positives: activation (centroid^2 x "
-                 "the input energy of its column) or squared-error (centroid^2)")
-      ->check(CLI::IsMember({"activation", "squared-error"}))
+                 "the input energy of its column) or squared_error (centroid^2)")
+      ->check(wl_tools::NameIn(weightless::ParseFalsePositiveCostKind, "activation|squared_error"))
       ->capture_default_str();
   app.add_flag("--freeze-encoded", o.freeze_encoded,
                "freeze encoded layers whole, as the paper did (default: their centroids keep "
@@ -124,16 +128,20 @@ int main(int argc, char** argv) {
                "their centroids retrain (default: their kept weights train freely and each "
                "layer is clustered again just before it is encoded)");
   app.add_option("--bias-dtype", bias_dtype, "how biases are stored")
-      ->check(CLI::IsMember({"float32", "float16", "int8"}))
+      ->check(wl_tools::NameIn(weightless::ParseDType, "float32|float16|bfloat16|int8"))
       ->capture_default_str();
   app.add_flag("--full-metadata", o.full_metadata,
                "store every pipeline parameter and intermediate accuracy in the file");
-  app.add_option("--fp-rate", o.max_false_positive_rate,
+  app.add_option("--max-fp-rate", o.max_false_positive_rate,
                  "false-positive budget K/2^t for layers whose t is 0")
       ->check(CLI::Range(1e-6, 0.5))
       ->capture_default_str();
+  CLI::Option* old_fp_rate =
+      app.add_option("--fp-rate", o.max_false_positive_rate, "older spelling of --max-fp-rate")
+          ->check(CLI::Range(1e-6, 0.5))
+          ->group("");
   app.add_option("--encoding", encoding, "retrieval encoding: ribbon or bloomier")
-      ->check(CLI::IsMember({"ribbon", "bloomier"}))
+      ->check(wl_tools::NameIn(weightless::ParseRetrievalKind, "ribbon|bloomier"))
       ->capture_default_str();
   app.add_option("--seeds", o.seeds, "tables tried per layer (seed search)")
       ->check(CLI::Range(1, 65536))
@@ -178,8 +186,9 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     o.architecture = model == "lenet-5" ? wltrain::Network::Architecture::kLeNet5
                                         : wltrain::Network::Architecture::kLeNet300100;
-    o.kind = encoding == "bloomier" ? weightless::RetrievalKind::kBloomier
-                                    : weightless::RetrievalKind::kRibbon;
+    o.kind = *weightless::ParseRetrievalKind(encoding);  // checked by the option
+    wl_tools::NoteOldOption("wl-train", old_bits, "--bits", "--t");
+    wl_tools::NoteOldOption("wl-train", old_fp_rate, "--fp-rate", "--max-fp-rate");
     if (!keep.empty()) o.keep = ParseLayerMap<double>(keep, "--keep");
     if (!clusters.empty()) o.clusters = ParseLayerMap<uint32_t>(clusters, "--clusters");
     if (!bits.empty()) o.t = ParseLayerMap<int>(bits, "--t");
@@ -205,11 +214,9 @@ int main(int argc, char** argv) {
   o.progress = !no_progress;
   o.prune_schedule =
       schedule == "cubic" ? wltrain::PruneSchedule::kCubic : wltrain::PruneSchedule::kGeometric;
-  o.cost = cost == "activation" ? weightless::FalsePositiveCostKind::kActivation
-                                : weightless::FalsePositiveCostKind::kSquaredError;
-  o.bias_dtype = bias_dtype == "float32"   ? weightless::DType::kFloat32
-                 : bias_dtype == "float16" ? weightless::DType::kFloat16
-                                           : weightless::DType::kInt8;
+  o.cost = wl_tools::ParseNamed("wl-train", "--cost", cost, weightless::ParseFalsePositiveCostKind,
+                                weightless::FalsePositiveCostKindName);
+  o.bias_dtype = *weightless::ParseDType(bias_dtype);  // checked by the option
   o.last_layer_packed = last_layer == "packed";
   wltrain::ApplyArchitectureDefaults(&o);
   return wltrain::RunPipeline(o);

@@ -612,9 +612,10 @@ bool Report(const Session& session, const weightless::Reader& file, const Measur
        {{"seed", o.seed},
         {"seeds", o.seeds},
         {"encoding", weightless::RetrievalKindName(o.kind)},
-        {"cost", o.cost == weightless::FalsePositiveCostKind::kActivation && o.calibration > 0
-                     ? "activation"
-                     : "squared-error"},
+        {"cost", weightless::FalsePositiveCostKindName(
+                     o.cost == weightless::FalsePositiveCostKind::kActivation && o.calibration > 0
+                         ? weightless::FalsePositiveCostKind::kActivation
+                         : weightless::FalsePositiveCostKind::kSquaredError)},
         {"max_drop", o.max_drop},
         {"freeze_encoded", o.freeze_encoded},
         {"later_layers_shared", o.later_layers_shared},

@@ -250,13 +250,28 @@ RetrainInfo RetrainFromPython(const py::handle& value) {
   return r;
 }
 
+namespace {
+
+// The library's parse of `name` (its one name table); an older spelling is accepted
+// with a DeprecationWarning naming the current one.
+template <typename Enum, typename Parse, typename Name>
+Enum ParseNamed(const std::string& name, Parse parse, Name name_of) {
+  const Enum value = ValueOrThrow(parse(name));
+  const std::string current = name_of(value);
+  if (name != current) {
+    const std::string warning = "'" + name + "' is an older spelling of '" + current + "'";
+    if (PyErr_WarnEx(PyExc_DeprecationWarning, warning.c_str(), 1) != 0) {
+      throw py::error_already_set();
+    }
+  }
+  return value;
+}
+
+}  // namespace
+
 Codec ParseCodec(const py::handle& value) {
   if (value.is_none()) return Codec::kNone;
-  const std::string name = py::str(value);
-  for (Codec c : {Codec::kNone, Codec::kZstd}) {
-    if (name == CodecName(c)) return c;
-  }
-  ThrowInvalid("codec must be 'none' or 'zstd', not '" + name + "'");
+  return ParseNamed<Codec>(py::str(value), weightless::ParseCodec, CodecName);
 }
 
 DType ParseDType(const py::handle& value) {
@@ -266,32 +281,28 @@ DType ParseDType(const py::handle& value) {
   } else {
     name = py::str(py::module_::import("numpy").attr("dtype")(value).attr("name"));
   }
-  for (DType d : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kInt8}) {
-    if (name == DTypeName(d)) return d;  // the library's names, as the file reports them
-  }
-  ThrowInvalid("dtype must be float32, float16, bfloat16 or int8, not '" + name + "'");
+  return ParseNamed<DType>(name, weightless::ParseDType, DTypeName);
 }
 
-RetrievalKind ParseKind(const std::string& name) { return ValueOrThrow(ParseRetrievalKind(name)); }
+RetrievalKind ParseKind(const std::string& name) {
+  return ParseNamed<RetrievalKind>(name, ParseRetrievalKind, RetrievalKindName);
+}
 
 LayerStorage ParseLayerStorage(const std::string& name) {
-  if (name == "auto") return LayerStorage::kAuto;
-  if (name == "retrieval") return LayerStorage::kRetrieval;
-  if (name == "packed-codes" || name == "packed") return LayerStorage::kPackedCodes;
-  ThrowInvalid("storage must be 'auto', 'retrieval' or 'packed-codes', not '" + name + "'");
+  return ParseNamed<LayerStorage>(name, weightless::ParseLayerStorage, LayerStorageName);
 }
 
 ClusterMethod ParseClusterMethod(const std::string& name) {
-  if (name == "optimal") return ClusterMethod::kOptimal;
-  if (name == "linear") return ClusterMethod::kLinearKMeans;
-  ThrowInvalid("cluster_method must be 'optimal' or 'linear', not '" + name + "'");
+  return ParseNamed<ClusterMethod>(name, weightless::ParseClusterMethod, ClusterMethodName);
 }
 
 FalsePositiveCostKind ParseCostKind(const std::string& name) {
-  if (name == "squared_error") return FalsePositiveCostKind::kSquaredError;
-  if (name == "activation") return FalsePositiveCostKind::kActivation;
-  ThrowInvalid("cost must be 'squared_error', 'activation', a function or None, not '" + name +
-               "'");
+  if (!weightless::ParseFalsePositiveCostKind(name).ok()) {
+    ThrowInvalid("cost must be 'squared_error', 'activation', a function or None, not '" + name +
+                 "'");
+  }
+  return ParseNamed<FalsePositiveCostKind>(name, weightless::ParseFalsePositiveCostKind,
+                                           FalsePositiveCostKindName);
 }
 
 }  // namespace python

@@ -64,6 +64,14 @@ enum class LayerStorage {
   kPackedCodes,  // always bit-packed codes (exact, no false positives)
 };
 
+// Names every tool and binding uses: "auto", "retrieval", "packed-codes" (also parsed:
+// the older "packed"); "squared_error", "activation" (also "squared-error"). Parse
+// returns InvalidArgument listing the names.
+WEIGHTLESS_EXPORT const char* LayerStorageName(LayerStorage storage);
+WEIGHTLESS_EXPORT Result<LayerStorage> ParseLayerStorage(std::string_view name);
+WEIGHTLESS_EXPORT const char* FalsePositiveCostKindName(FalsePositiveCostKind kind);
+WEIGHTLESS_EXPORT Result<FalsePositiveCostKind> ParseFalsePositiveCostKind(std::string_view name);
+
 struct EncodeOptions {
   // Which weights to keep: `mask` when non-empty (mask[i] != 0 keeps weight i; must hold
   // one entry per weight), else the keep_fraction of largest magnitude.

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string_view>
 #include <vector>
 
 #include "weightless/export.h"
@@ -44,6 +45,10 @@ enum class ClusterMethod {
   // the sorted values with divide-and-conquer optimisation: O(K n log n).
   kOptimal,
 };
+
+// "optimal" or "linear"; Parse returns InvalidArgument listing them.
+WEIGHTLESS_EXPORT const char* ClusterMethodName(ClusterMethod method);
+WEIGHTLESS_EXPORT Result<ClusterMethod> ParseClusterMethod(std::string_view name);
 
 struct Clustering {
   std::vector<float> centroids;  // K values, ascending; code c stands for centroids[c - 1]

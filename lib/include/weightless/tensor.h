@@ -13,11 +13,13 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
 #include "weightless/export.h"
 #include "weightless/retrieval.h"
+#include "weightless/status.h"
 
 namespace weightless {
 
@@ -29,6 +31,9 @@ enum class DType : uint8_t {
   kInt8 = 4,      // value = int8_scale * q
 };
 WEIGHTLESS_EXPORT const char* DTypeName(DType dtype);  // "float32", ...; "unknown"
+// The DType named `name` ("float32", "float16", "bfloat16", "int8"), or InvalidArgument
+// listing them. These names are the ones every tool and binding accepts.
+WEIGHTLESS_EXPORT Result<DType> ParseDType(std::string_view name);
 // Bytes per element (1, 2 or 4); 0 for an unknown value.
 WEIGHTLESS_EXPORT size_t DTypeSize(DType dtype);
 
@@ -46,6 +51,8 @@ enum class Codec : uint8_t {
   kZstd = 1,
 };
 WEIGHTLESS_EXPORT const char* CodecName(Codec codec);
+// The Codec named `name` ("none", "zstd"), or InvalidArgument listing them.
+WEIGHTLESS_EXPORT Result<Codec> ParseCodec(std::string_view name);
 
 // What encoding a layer cost, as measured by its producer.
 struct LayerStats {

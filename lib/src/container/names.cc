@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "common/name_table.h"
 #include "weightless/format.h"
 #include "weightless/tensor.h"
 
@@ -93,19 +94,26 @@ const char* FileErrorName(FileError error) {
   return "unknown";
 }
 
-const char* DTypeName(DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return "float32";
-    case DType::kFloat16:
-      return "float16";
-    case DType::kBFloat16:
-      return "bfloat16";
-    case DType::kInt8:
-      return "int8";
-  }
-  return "unknown";
-}
+namespace {
+constexpr names::Entry<DType> kDTypeNames[] = {
+    {DType::kFloat32, "float32"},
+    {DType::kFloat16, "float16"},
+    {DType::kBFloat16, "bfloat16"},
+    {DType::kInt8, "int8"},
+};
+constexpr names::Entry<Storage> kStorageNames[] = {
+    {Storage::kDense, "dense"},
+    {Storage::kRetrieval, "retrieval"},
+    {Storage::kPackedCodes, "packed-codes"},
+};
+constexpr names::Entry<Codec> kCodecNames[] = {
+    {Codec::kNone, "none"},
+    {Codec::kZstd, "zstd"},
+};
+}  // namespace
+
+const char* DTypeName(DType dtype) { return names::NameOf(kDTypeNames, dtype); }
+Result<DType> ParseDType(std::string_view name) { return names::Parse(kDTypeNames, name, "dtype"); }
 
 size_t DTypeSize(DType dtype) {
   switch (dtype) {
@@ -121,27 +129,9 @@ size_t DTypeSize(DType dtype) {
   return 0;
 }
 
-const char* StorageName(Storage storage) {
-  switch (storage) {
-    case Storage::kDense:
-      return "dense";
-    case Storage::kRetrieval:
-      return "retrieval";
-    case Storage::kPackedCodes:
-      return "packed-codes";
-  }
-  return "unknown";
-}
-
-const char* CodecName(Codec codec) {
-  switch (codec) {
-    case Codec::kNone:
-      return "none";
-    case Codec::kZstd:
-      return "zstd";
-  }
-  return "unknown";
-}
+const char* StorageName(Storage storage) { return names::NameOf(kStorageNames, storage); }
+const char* CodecName(Codec codec) { return names::NameOf(kCodecNames, codec); }
+Result<Codec> ParseCodec(std::string_view name) { return names::Parse(kCodecNames, name, "codec"); }
 
 uint64_t TensorInfo::element_count() const {
   uint64_t n = 1;

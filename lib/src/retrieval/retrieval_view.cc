@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/name_table.h"
 #include "common/parallel.h"
 #include "retrieval/decode_kernels.h"
 #include "retrieval/hashing.h"
@@ -23,21 +24,19 @@ using parallel::ResolveThreads;
 using retrieval::kDirectoryEntrySize;
 using retrieval::kHeaderSize;
 
+namespace {
+constexpr names::Entry<RetrievalKind> kRetrievalKindNames[] = {
+    {RetrievalKind::kRibbon, "ribbon"},
+    {RetrievalKind::kBloomier, "bloomier"},
+};
+}  // namespace
+
 const char* RetrievalKindName(RetrievalKind kind) {
-  switch (kind) {
-    case RetrievalKind::kBloomier:
-      return "bloomier";
-    case RetrievalKind::kRibbon:
-      return "ribbon";
-  }
-  return "unknown";
+  return names::NameOf(kRetrievalKindNames, kind);
 }
 
 Result<RetrievalKind> ParseRetrievalKind(std::string_view name) {
-  if (name == "bloomier") return RetrievalKind::kBloomier;
-  if (name == "ribbon") return RetrievalKind::kRibbon;
-  return Status::InvalidArgument("unknown retrieval encoding '" + std::string(name) + "'",
-                                 "expected 'ribbon' or 'bloomier'");
+  return names::Parse(kRetrievalKindNames, name, "retrieval encoding");
 }
 
 namespace {

@@ -10,6 +10,7 @@
 #include <numeric>
 #include <string>
 
+#include "common/name_table.h"
 #include "weightless/simplify.h"
 
 namespace weightless {
@@ -242,6 +243,24 @@ Status ApplyCentroidGradients(const float* gradients, const uint16_t* codes, siz
   }
   for (size_t c = 0; c < k; ++c) (*centroids)[c] -= static_cast<float>(learning_rate * sum[c]);
   return Status::OK();
+}
+
+}  // namespace weightless
+
+namespace weightless {
+namespace {
+constexpr names::Entry<ClusterMethod> kClusterMethodNames[] = {
+    {ClusterMethod::kOptimal, "optimal"},
+    {ClusterMethod::kLinearKMeans, "linear"},
+};
+}  // namespace
+
+const char* ClusterMethodName(ClusterMethod method) {
+  return names::NameOf(kClusterMethodNames, method);
+}
+
+Result<ClusterMethod> ParseClusterMethod(std::string_view name) {
+  return names::Parse(kClusterMethodNames, name, "cluster method");
 }
 
 }  // namespace weightless
