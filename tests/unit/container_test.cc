@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -560,6 +561,16 @@ TEST(ContainerTest, DecodeArgumentsAreChecked) {
   EXPECT_TRUE(r.DecodeRows(0, 2, 1, out.data(), 0).IsOutOfRange());
   EXPECT_TRUE(r.DecodeRows(0, 0, 100, out.data(), 0).IsOutOfRange());
   EXPECT_TRUE(r.DecodeRows(0, 0, 1, out.data(), 3).IsInvalidArgument());
+  // A larger buffer is fine (the C API's rule too): exactly the tensor's values are
+  // written.
+  std::vector<float> roomy(100, -7.0f);
+  ASSERT_EQ(r.tensor(0).element_count(), 60u);
+  EXPECT_TRUE(r.Decode(0, roomy.data(), roomy.size()).ok());
+  EXPECT_EQ(roomy[60], -7.0f);
+  std::fill(roomy.begin(), roomy.end(), -7.0f);
+  EXPECT_TRUE(r.DecodeRows(0, 0, 1, roomy.data(), roomy.size()).ok());
+  EXPECT_EQ(roomy[9], *r.DecodeWeight(0, 9));
+  EXPECT_EQ(roomy[10], -7.0f);  // row 0 is 10 values
   auto missing = Reader::Open("/nonexistent/file.wl");
   EXPECT_TRUE(missing.status().IsIOError());
   EXPECT_NE(missing.status().ToString().find("/nonexistent/file.wl"), std::string::npos);

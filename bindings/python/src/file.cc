@@ -351,13 +351,13 @@ threads may decode at once. numpy.asarray(tensor) decodes it too.)doc")
       .def_property_readonly(
           "codec", [](const PyTensor& t) { return CodecName(t.info.codec); },
           "How the payload is compressed: 'none' or 'zstd'.")
-      .def("decode", &Decode, py::arg("threads") = 1, R"doc(
+      .def("decode", &Decode, py::arg("threads") = 0, R"doc(
 Decodes the whole tensor to a new float32 numpy array of its shape.
 
 A retrieval layer decodes every weight as the paper's reader does: kept weights exactly
 (their centroid), pruned ones to 0 or, for a false positive, to a centroid.
 threads: worker threads (0 = one per hardware thread). The GIL is released.)doc")
-      .def("decode_rows", &DecodeRows, py::arg("begin"), py::arg("end"), py::arg("threads") = 1,
+      .def("decode_rows", &DecodeRows, py::arg("begin"), py::arg("end"), py::arg("threads") = 0,
            R"doc(
 Decodes rows [begin, end) (rows are shape[0]) to a float32 array of shape
 (end - begin, *shape[1:]). Only the shards covering those rows are read.
@@ -552,7 +552,7 @@ file is sound. The GIL is released.)doc")
               out[py::str(t.info.name)] = Decode(t, threads);
             return out;
           },
-          py::arg("threads") = 1, "Decodes every tensor: {name: float32 array}.")
+          py::arg("threads") = 0, "Decodes every tensor: {name: float32 array}.")
       .def(
           "close", [](PyFile& f) { f.handle->Close(); },
           "Closes the file; later reads raise ValueError. Safe to call more than once.")

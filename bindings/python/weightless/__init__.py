@@ -83,7 +83,7 @@ __all__ = [
 ]
 
 
-def load(path, threads=1):
+def load(path, threads=0):
     """Decodes every tensor of the file at `path`: a dict {name: float32 array}."""
     with open(path) as f:
         return f.to_dict(threads=threads)

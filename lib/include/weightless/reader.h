@@ -107,21 +107,26 @@ class WEIGHTLESS_EXPORT Reader {
   // The value of `key`, or null.
   const MetadataValue* FindMetadata(std::string_view key) const;
 
-  // Decodes tensor i to float32, all element_count() values, into out[0..out_count).
+  // Decodes tensor i to float32, all element_count() values, into out[0..n).
   // Retrieval layers decode every index (kept weights exactly, pruned ones to 0 or a
-  // false positive), as the paper's reader does. threads: 0 = one per hardware thread.
-  // Returns InvalidArgument if out_count != element_count(), or a file error.
-  Status Decode(size_t i, float* out, uint64_t out_count, int threads = 1) const;
+  // false positive), as the paper's reader does.
+  //
+  // The library's rules for output buffers and threads, as in the C API: out_capacity
+  // is what `out` holds; it must be at least the values decoded (else InvalidArgument,
+  // nothing written), and exactly those are written. threads: 0 (the default
+  // everywhere) = one per hardware thread, used only where there is work for them
+  // (retrieval tables, split over shards); 1 = the calling thread only.
+  Status Decode(size_t i, float* out, uint64_t out_capacity, int threads = 0) const;
   // The tensor named `name`, decoded whole as Decode does into a new vector; NotFound
   // when there is none.
-  Result<std::vector<float>> Decode(std::string_view name, int threads = 1) const;
+  Result<std::vector<float>> Decode(std::string_view name, int threads = 0) const;
   // Decodes rows [row_begin, row_end) of tensor i (rows are shape[0]; a row is the
-  // product of the other dimensions) into out[0..out_count), out_count ==
-  // (row_end - row_begin) * row_size(). With ReaderOptions::partial_reads only the
+  // product of the other dimensions) into out[0..n), n = (row_end - row_begin) *
+  // row_size() <= out_capacity. With ReaderOptions::partial_reads only the
   // bytes of the shards covering the rows are read, else the section is loaded whole
   // (the reader's loading and checksum policy above).
-  Status DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float* out, uint64_t out_count,
-                    int threads = 1) const;
+  Status DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float* out,
+                    uint64_t out_capacity, int threads = 0) const;
   // Decodes the single weight at row-major index `flat_index` of tensor i, loading or
   // reading as DecodeRows does.
   Result<float> DecodeWeight(size_t i, uint64_t flat_index) const;

@@ -83,8 +83,9 @@ struct RetrievalOptions {
   // Builds of one shard attempted (each with a new hash seed and, for ribbon, a
   // slightly larger table) before the build fails with BuildFailed. 1..65536.
   int max_attempts = 64;
-  // Threads used to build shards: 0 means one per hardware thread.
-  int threads = 1;
+  // Threads used to build shards: 0 (the default, as everywhere in the library) means
+  // one per hardware thread; the table is the same whatever the number.
+  int threads = 0;
 };
 
 // What a table costs. Cells are t bits each.
@@ -134,15 +135,16 @@ class WEIGHTLESS_EXPORT RetrievalView {
 
   // Writes Query(i) for every i in [begin, end) to out[i - begin].
   // REQUIRES: out holds end - begin elements. Returns OutOfRange if begin > end or
-  // end > universe(). threads: 0 = one per hardware thread. No allocation when
-  // threads == 1; otherwise only the worker threads themselves.
-  Status DecodeCodes(uint64_t begin, uint64_t end, uint16_t* out, int threads = 1) const;
+  // end > universe(). threads: 0 (the default) = one per hardware thread, at most one
+  // per shard of the range. No allocation when threads == 1 or the range lies in one
+  // shard; otherwise only the worker threads themselves.
+  Status DecodeCodes(uint64_t begin, uint64_t end, uint16_t* out, int threads = 0) const;
 
   // As DecodeCodes, but writes the weight each code stands for: centroids[code - 1] for
   // a code in 1..k, 0.0f for code 0 and codes above k.
   // REQUIRES: centroids holds k floats; k <= 2^t - 1 (else InvalidArgument).
   Status DecodeFloats(uint64_t begin, uint64_t end, const float* centroids, uint32_t k, float* out,
-                      int threads = 1) const;
+                      int threads = 0) const;
 
  private:
   friend class RetrievalTable;

@@ -592,11 +592,11 @@ const MetadataValue* Reader::FindMetadata(std::string_view key) const {
   return nullptr;
 }
 
-Status Reader::Decode(size_t i, float* out, uint64_t out_count, int threads) const {
+Status Reader::Decode(size_t i, float* out, uint64_t out_capacity, int threads) const {
   if (i >= tensor_count()) return Status::OutOfRange("tensor index " + Num(i));
   const uint64_t n = impl_->index.tensors[i].element_count();
-  if (out_count != n) {
-    return Status::InvalidArgument(impl_->Label(i) + ": output holds " + Num(out_count) +
+  if (out_capacity < n) {
+    return Status::InvalidArgument(impl_->Label(i) + ": output holds " + Num(out_capacity) +
                                    " values, the tensor has " + Num(n));
   }
   return impl_->DecodeRange(i, 0, n, out, threads, /*whole=*/true);
@@ -612,7 +612,7 @@ Result<std::vector<float>> Reader::Decode(std::string_view name, int threads) co
 }
 
 Status Reader::DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float* out,
-                          uint64_t out_count, int threads) const {
+                          uint64_t out_capacity, int threads) const {
   if (i >= tensor_count()) return Status::OutOfRange("tensor index " + Num(i));
   const TensorInfo& t = impl_->index.tensors[i];
   if (row_begin > row_end || row_end > t.rows()) {
@@ -620,8 +620,8 @@ Status Reader::DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float*
                               ") outside [0, " + Num(t.rows()) + ")");
   }
   const uint64_t row = t.row_size();
-  if (out_count != (row_end - row_begin) * row) {
-    return Status::InvalidArgument(impl_->Label(i) + ": output holds " + Num(out_count) +
+  if (out_capacity < (row_end - row_begin) * row) {
+    return Status::InvalidArgument(impl_->Label(i) + ": output holds " + Num(out_capacity) +
                                    " values, the rows have " + Num((row_end - row_begin) * row));
   }
   return impl_->DecodeRange(i, row_begin * row, row_end * row, out, threads, /*whole=*/false);
