@@ -38,21 +38,10 @@
 #include <vector>
 
 #include "weightless/export.h"
+#include "weightless/retrieval_kind.h"
 #include "weightless/status.h"
 
 namespace weightless {
-
-// The encoding of a retrieval table. The numeric values are part of the persistent
-// format (spec/RETRIEVAL.md) and never change.
-enum class RetrievalKind : uint8_t {
-  kBloomier = 1,
-  kRibbon = 2,
-};
-
-// "bloomier" or "ribbon"; "unknown" for other values. Never null.
-WEIGHTLESS_EXPORT const char* RetrievalKindName(RetrievalKind kind);
-// Parses "bloomier" or "ribbon". Returns InvalidArgument naming the accepted values.
-WEIGHTLESS_EXPORT Result<RetrievalKind> ParseRetrievalKind(std::string_view name);
 
 // Limits that every writer respects and every reader enforces (spec/RETRIEVAL.md).
 struct RetrievalLimits {

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "weightless/export.h"
-#include "weightless/retrieval.h"
+#include "weightless/retrieval_kind.h"
 #include "weightless/status.h"
 
 namespace weightless {

@@ -26,13 +26,14 @@
 #include <string_view>
 #include <vector>
 
-#include "weightless/encoder.h"
 #include "weightless/export.h"
 #include "weightless/retrieval.h"
 #include "weightless/status.h"
 #include "weightless/tensor.h"
 
 namespace weightless {
+
+struct EncodedLayer;  // weightless/encoder.h: the writer stores one, never makes one
 
 // A destination for Writer::ToStream. Bytes arrive strictly in file order, never
 // rewound, so a pipe or socket works.

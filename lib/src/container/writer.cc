@@ -15,6 +15,7 @@
 #include "container/file_layout.h"
 #include "container/index_codec.h"
 #include "container/payload.h"
+#include "weightless/encoder.h"  // AddEncodedLayer reads the encoder's result
 #include "weightless/format.h"
 #include "weightless/version.h"
 
