@@ -251,265 +251,348 @@ std::string NameUnknownFeatures(const uint8_t* data, size_t size, uint64_t unkno
   return names;
 }
 
-Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeometry& geometry,
-                                 uint64_t required_features) {
-  Result<const fb::Index*> verified = VerifiedIndex(data, size);
-  if (!verified.ok()) return verified.status();
-  const fb::Index* index = *verified;
-  IndexContents out;
-  if (Status st = CheckVersionAndProducer(*index, geometry.header_minor, &out); !st.ok()) {
-    return st;
+namespace {
+
+// A limit as the spec writes it: "2^k" for powers of two above 1024, else the number.
+std::string Limit(uint64_t v) {
+  if (v > 1024 && (v & (v - 1)) == 0) {
+    int k = 0;
+    while ((uint64_t{1} << k) != v) ++k;
+    return "2^" + Num(static_cast<uint64_t>(k));
   }
-  const auto* sections = index->sections();
-  const auto* tensors = index->tensors();
-  if (!ElementsAligned8(data, sections)) {
+  return Num(v);
+}
+
+// "Index structure": the vectors' sizes and their pairing (one section per tensor).
+Status CheckIndexStructure(const uint8_t* data, const fb::Index& index) {
+  if (!ElementsAligned8(data, index.sections())) {
     return Corrupt(FileError::kIndexInvalid, "index: the sections vector is not 8-byte aligned");
   }
-  const size_t tensor_count = tensors ? tensors->size() : 0;
-  const size_t section_count = sections ? sections->size() : 0;
+  const size_t tensor_count = index.tensors() ? index.tensors()->size() : 0;
+  const size_t section_count = index.sections() ? index.sections()->size() : 0;
   if (tensor_count > FileLimits::kMaxTensors) {
     return FileStatus(StatusCode::kOutOfRange, FileError::kLimitExceeded,
-                      "index: " + Num(tensor_count) + " tensors exceed the limit of 2^20");
+                      "index: " + Num(tensor_count) + " tensors exceed the limit of " +
+                          Limit(FileLimits::kMaxTensors));
   }
   if (section_count != tensor_count) {
     return Corrupt(FileError::kBadSectionReference,
                    "index: " + Num(section_count) + " sections for " + Num(tensor_count) +
                        " tensors (each tensor owns exactly one section)");
   }
+  return Status::OK();
+}
+
+// "Tensors" (first part) and "Names and limits": name, shape and enums of tensor i.
+// Sets t's name, shape, storage and dtype, *elements and *label.
+Status ParseTensorHead(const uint8_t* data, const fb::Tensor& ft, size_t i,
+                       std::unordered_set<std::string>* names, TensorInfo* t, uint64_t* elements,
+                       std::string* label) {
+  t->name = ft.name()->str();
+  const bool name_ok =
+      !t->name.empty() && t->name.size() <= FileLimits::kMaxNameBytes && IsValidName(t->name);
+  *label = TensorLabel(i, t->name, name_ok);
+  if (!name_ok) {
+    return Corrupt(FileError::kBadName, *label + ": name must be 1.." +
+                                            Limit(FileLimits::kMaxNameBytes) +
+                                            " bytes of UTF-8 without NUL");
+  }
+  if (!names->insert(t->name).second) {
+    return Corrupt(FileError::kDuplicateName, *label + ": name used by an earlier tensor");
+  }
+  if (!ElementsAligned8(data, ft.shape())) {
+    return Corrupt(FileError::kIndexInvalid, *label + ": the shape vector is not 8-byte aligned");
+  }
+  if (ft.shape()->size() > FileLimits::kMaxRank) {
+    return Corrupt(FileError::kBadShape, *label + ": rank " + Num(ft.shape()->size()) +
+                                             " exceeds the limit of " +
+                                             Limit(FileLimits::kMaxRank));
+  }
+  t->shape.assign(ft.shape()->begin(), ft.shape()->end());
+  if (!container::ShapeElementCount(t->shape, elements)) {
+    return Corrupt(FileError::kBadShape, *label + ": shape product exceeds the limit of " +
+                                             Limit(FileLimits::kMaxElements) + " elements");
+  }
+  const uint8_t storage = static_cast<uint8_t>(ft.storage());
+  if (storage < 1 || storage > 3) {
+    return Corrupt(FileError::kBadEnum, *label + ": storage " + Num(storage) + " has no meaning");
+  }
+  t->storage = static_cast<Storage>(storage);
+  const uint8_t dtype = static_cast<uint8_t>(ft.dtype());
+  if (dtype < 1 || dtype > 4 || (t->storage != Storage::kDense && dtype != 1)) {
+    return Corrupt(FileError::kBadEnum, *label + ": dtype " + Num(dtype) + " has no meaning for " +
+                                            StorageName(t->storage) + " storage");
+  }
+  t->dtype = static_cast<DType>(dtype);
+  return Status::OK();
+}
+
+// "Payload sections": tensor i's section reference, its kind, codec and placement.
+Status ParseSectionRef(const fb::Tensor& ft, const fb::SectionRef& s, size_t i,
+                       const std::string& label, const std::string& where,
+                       const FileGeometry& geometry, uint64_t* previous_end, TensorInfo* t) {
+  if (ft.section() != i) {
+    return Corrupt(FileError::kBadSectionReference,
+                   label + ": refers to section " + Num(ft.section()) + ", must be " + Num(i));
+  }
+  const uint8_t codec = static_cast<uint8_t>(s.codec());
+  if (codec > 1)
+    return Corrupt(FileError::kBadEnum, where + ": codec " + Num(codec) + " has no meaning");
+  t->codec = static_cast<Codec>(codec);
+  const fb::SectionKind expected_kind = t->storage == Storage::kDense ? fb::SectionKind::TensorData
+                                        : t->storage == Storage::kRetrieval
+                                            ? fb::SectionKind::RetrievalTable
+                                            : fb::SectionKind::PackedCodes;
+  if (s.kind() != expected_kind) {
+    return Corrupt(FileError::kBadEnum, where + ": section kind " +
+                                            Num(static_cast<uint8_t>(s.kind())) +
+                                            " does not hold " + StorageName(t->storage) + " data");
+  }
+  if (s.reserved0() != 0 || s.reserved1() != 0) {
+    return Corrupt(FileError::kReservedNonZero, where + ": reserved fields must be zero");
+  }
+  if (Status st = CheckSectionPlacement(s, geometry, where, previous_end); !st.ok()) return st;
+  t->section_offset = s.offset();
+  t->stored_bytes = s.size();
+  t->raw_bytes = s.raw_size();
+  t->checksum = s.checksum();
+  return Status::OK();
+}
+
+// "Tensors" (encodings): a dense tensor's dtype fields.
+Result<uint64_t> ParseDenseEncoding(const fb::Tensor& ft, const std::string& label,
+                                    uint64_t elements, TensorInfo* t) {
+  if (ft.centroids() || ft.retrieval() || ft.code_bits() != 0) {
+    return Corrupt(FileError::kBadEncoding, label + ": dense tensor with encoding fields");
+  }
+  t->int8_scale = ft.int8_scale();
+  if (t->dtype == DType::kInt8 && !(std::isfinite(t->int8_scale) && t->int8_scale > 0)) {
+    return Corrupt(FileError::kBadEncoding, label + ": int8_scale must be finite and positive");
+  }
+  return elements * DTypeSize(t->dtype);
+}
+
+// "Tensors" (encodings): an encoded layer's code width, centroids, statistics and
+// retrain record, and its packed-codes or retrieval parameters. Returns the raw size
+// its section must have.
+Result<uint64_t> ParseLayerEncoding(const fb::Tensor& ft, const std::string& label,
+                                    uint64_t elements, TensorInfo* t) {
+  t->code_bits = ft.code_bits();
+  if (t->code_bits < RetrievalLimits::kMinValueBits ||
+      t->code_bits > RetrievalLimits::kMaxValueBits) {
+    return Corrupt(FileError::kBadEncoding, label + ": code_bits " +
+                                                Num(static_cast<uint64_t>(t->code_bits)) +
+                                                " outside " + Num(RetrievalLimits::kMinValueBits) +
+                                                ".." + Num(RetrievalLimits::kMaxValueBits));
+  }
+  const uint64_t max_k = (uint64_t{1} << t->code_bits) - 1;
+  if (!ft.centroids() || ft.centroids()->size() < 1 || ft.centroids()->size() > max_k) {
+    return Corrupt(FileError::kBadEncoding, label + ": needs 1.." + Num(max_k) + " centroids for " +
+                                                Num(static_cast<uint64_t>(t->code_bits)) +
+                                                "-bit codes, has " +
+                                                Num(ft.centroids() ? ft.centroids()->size() : 0));
+  }
+  if (!FiniteAll(ft.centroids())) {
+    return Corrupt(FileError::kBadEncoding, label + ": a centroid is not finite");
+  }
+  t->centroids.assign(ft.centroids()->begin(), ft.centroids()->end());
+  if (const fb::LayerStats* st = ft.stats()) {
+    t->stats.kept = st->kept();
+    t->stats.false_positives = st->false_positives();
+    t->stats.added_squared_error = st->added_squared_error();
+    if (t->stats.kept > elements || t->stats.false_positives > elements - t->stats.kept) {
+      return Corrupt(FileError::kBadEncoding,
+                     label + ": stats count more weights than the shape holds");
+    }
+  }
+  if (const fb::RetrainInfo* r = ft.retrain()) {
+    t->retrain.encode_order = r->encode_order();
+    t->retrain.epochs_after = r->epochs_after();
+    t->retrain.accuracy_before_encoding = r->accuracy_before_encoding();
+    t->retrain.accuracy_after_encoding = r->accuracy_after_encoding();
+    t->retrain.accuracy_after_retraining = r->accuracy_after_retraining();
+  }
+  if (t->storage == Storage::kPackedCodes) {
+    if (ft.retrieval()) {
+      return Corrupt(FileError::kBadEncoding, label + ": packed codes with retrieval fields");
+    }
+    return PackedCodesBytes(elements, t->code_bits);
+  }
+  const fb::RetrievalInfo* r = ft.retrieval();
+  if (!r) return Corrupt(FileError::kBadEncoding, label + ": retrieval parameters missing");
+  if (r->kind() != 1 && r->kind() != 2) {
+    return Corrupt(FileError::kBadEnum,
+                   label + ": retrieval kind " + Num(r->kind()) + " has no meaning");
+  }
+  t->retrieval_kind = static_cast<RetrievalKind>(r->kind());
+  t->retrieval_seed = r->seed();
+  t->shard_span = r->shard_span();
+  t->shard_count = r->shard_count();
+  t->cells = r->cells();
+  if (r->value_bits() != t->code_bits) {
+    return Corrupt(FileError::kBadEncoding,
+                   label + ": retrieval t " + Num(r->value_bits()) + " differs from code_bits");
+  }
+  const uint64_t expected_shards =
+      elements == 0 ? 0 : (t->shard_span == 0 ? 0 : (elements - 1) / t->shard_span + 1);
+  if (t->shard_span == 0 || t->shard_count != expected_shards ||
+      t->shard_count > RetrievalLimits::kMaxShards || t->cells > RetrievalLimits::kMaxCells) {
+    return Corrupt(FileError::kBadEncoding, label + ": shard layout (span " + Num(t->shard_span) +
+                                                ", " + Num(t->shard_count) + " shards, " +
+                                                Num(t->cells) + " cells) does not fit " +
+                                                Num(elements) + " weights");
+  }
+  return RetrievalView::SectionSize(t->retrieval_kind, t->code_bits, t->shard_count, t->cells);
+}
+
+// "Payload sections" (sizes): raw size as the tensor needs, stored size as the codec
+// allows, and a zstd section's claimed expansion within the limits.
+Status CheckSectionSizes(const TensorInfo& t, uint64_t expected_raw, const std::string& where,
+                         const FileGeometry& geometry) {
+  if (t.raw_bytes != expected_raw) {
+    return Corrupt(
+        FileError::kSectionSizeMismatch,
+        where + ": raw_size " + Num(t.raw_bytes) + " but the tensor needs " + Num(expected_raw));
+  }
+  if (t.codec == Codec::kNone && t.stored_bytes != t.raw_bytes) {
+    return Corrupt(FileError::kSectionSizeMismatch, where + ": uncompressed section of " +
+                                                        Num(t.stored_bytes) + " bytes, raw_size " +
+                                                        Num(t.raw_bytes));
+  }
+  if (t.codec == Codec::kZstd && (ZstdClaimTooLarge(t.stored_bytes, t.raw_bytes) ||
+                                  t.raw_bytes > geometry.max_decompressed_bytes)) {
+    return FileStatus(StatusCode::kOutOfRange, FileError::kLimitExceeded,
+                      where + ": zstd section of " + Num(t.stored_bytes) + " bytes claims " +
+                          Num(t.raw_bytes) + " decompressed bytes, beyond the limit");
+  }
+  return Status::OK();
+}
+
+// Tensor i, whole: head, section, encoding and sizes.
+Status ParseTensor(const uint8_t* data, const fb::Index& index, size_t i,
+                   const FileGeometry& geometry, std::unordered_set<std::string>* names,
+                   uint64_t* previous_end, TensorInfo* t) {
+  const fb::Tensor& ft = *index.tensors()->Get(static_cast<flatbuffers::uoffset_t>(i));
+  uint64_t elements = 0;
+  std::string label;
+  if (Status s = ParseTensorHead(data, ft, i, names, t, &elements, &label); !s.ok()) return s;
+  const fb::SectionRef& ref = *index.sections()->Get(static_cast<flatbuffers::uoffset_t>(i));
+  const std::string where = label + ": section at offset " + Num(ref.offset());
+  if (Status s = ParseSectionRef(ft, ref, i, label, where, geometry, previous_end, t); !s.ok()) {
+    return s;
+  }
+  Result<uint64_t> expected_raw = t->storage == Storage::kDense
+                                      ? ParseDenseEncoding(ft, label, elements, t)
+                                      : ParseLayerEncoding(ft, label, elements, t);
+  if (!expected_raw.ok()) return expected_raw.status();
+  return CheckSectionSizes(*t, *expected_raw, where, geometry);
+}
+
+// "Index": the index starts at the first multiple of 64 after the last section.
+Status CheckPaddingBeforeIndex(const FileGeometry& geometry, uint64_t previous_end) {
+  if (geometry.payload_end - previous_end >= kSectionAlignment) {
+    return Corrupt(FileError::kUnexplainedBytes,
+                   "index at offset " + Num(geometry.payload_end) + ": " +
+                       Num(geometry.payload_end - previous_end) + " bytes of padding after " +
+                       Num(previous_end) + ", at most " + Num(kSectionAlignment - 1) +
+                       " are allowed");
+  }
+  return Status::OK();
+}
+
+// "Metadata": keys unique and valid, values of a known type within the limits.
+Status ParseMetadata(const fb::Index& index, std::vector<MetadataEntry>* out) {
+  const auto* md = index.metadata();
+  if (md == nullptr) return Status::OK();
+  if (md->size() > FileLimits::kMaxMetadataEntries) {
+    return FileStatus(StatusCode::kOutOfRange, FileError::kLimitExceeded,
+                      "index: " + Num(md->size()) + " metadata entries exceed the limit of " +
+                          Limit(FileLimits::kMaxMetadataEntries));
+  }
+  std::unordered_set<std::string> keys;
+  for (flatbuffers::uoffset_t i = 0; i < md->size(); ++i) {
+    const fb::MetadataEntry* e = md->Get(i);
+    MetadataEntry m;
+    m.key = e->key()->str();
+    if (m.key.empty() || m.key.size() > FileLimits::kMaxNameBytes || !IsValidName(m.key)) {
+      return Corrupt(FileError::kBadName, "metadata entry #" + Num(i) + ": invalid key");
+    }
+    if (!keys.insert(m.key).second) {
+      return Corrupt(FileError::kDuplicateName, "metadata key '" + m.key + "' appears twice");
+    }
+    switch (e->type()) {
+      case fb::MetadataType::String: {
+        if (!e->string_value() || e->string_value()->size() > FileLimits::kMaxMetadataStringBytes ||
+            !IsValidName(e->string_value()->str())) {
+          return Corrupt(FileError::kBadMetadata,
+                         "metadata '" + m.key + "': string value missing, longer than " +
+                             Limit(FileLimits::kMaxMetadataStringBytes) + " bytes or not UTF-8");
+        }
+        m.value = e->string_value()->str();
+        break;
+      }
+      case fb::MetadataType::Int:
+        m.value = static_cast<int64_t>(e->int_value());
+        break;
+      case fb::MetadataType::Double:
+        m.value = e->double_value();
+        break;
+      case fb::MetadataType::Bool:
+        m.value = e->bool_value();
+        break;
+      default:
+        return Corrupt(FileError::kBadEnum, "metadata '" + m.key + "': type " +
+                                                Num(static_cast<uint8_t>(e->type())) +
+                                                " has no meaning");
+    }
+    out->push_back(std::move(m));
+  }
+  return Status::OK();
+}
+
+// "Required features": the trailer's bits are exactly what the tensors use (plus
+// zstd-index), and the index names each of them.
+Status CheckRequiredFeatures(const fb::Index& index, const std::vector<TensorInfo>& tensors,
+                             uint64_t required_features) {
+  const uint64_t used =
+      FeaturesUsed(tensors) | (required_features & static_cast<uint64_t>(Feature::kZstdIndex));
+  if (used != required_features) {
+    return Corrupt(FileError::kFeatureMismatch,
+                   "trailer: required_features " + Num(required_features) +
+                       " differ from the features the tensors use (" + Num(used) + ")");
+  }
+  return CheckFeatureList(index, required_features);
+}
+
+}  // namespace
+
+// The index, in the order of spec/FORMAT.md's subsections; the first failure is
+// returned (spec/FORMAT.md, "Reading": check order).
+Result<IndexContents> ParseIndex(const uint8_t* data, size_t size, const FileGeometry& geometry,
+                                 uint64_t required_features) {
+  Result<const fb::Index*> verified = VerifiedIndex(data, size);
+  if (!verified.ok()) return verified.status();
+  const fb::Index& index = **verified;
+  IndexContents out;
+  if (Status s = CheckVersionAndProducer(index, geometry.header_minor, &out); !s.ok()) return s;
+  if (Status s = CheckIndexStructure(data, index); !s.ok()) return s;
+  const size_t tensor_count = index.tensors() ? index.tensors()->size() : 0;
   std::unordered_set<std::string> names;
   uint64_t previous_end = geometry.payload_begin;
   // No reserve(tensor_count): memory grows with tensors that passed their checks, so a
   // small crafted index claiming 2^20 tensors cannot make the reader allocate for all of
   // them before the first one is found wrong.
   for (size_t i = 0; i < tensor_count; ++i) {
-    const fb::Tensor* ft = tensors->Get(static_cast<flatbuffers::uoffset_t>(i));
     TensorInfo t;
-    t.name = ft->name()->str();
-    const bool name_ok =
-        !t.name.empty() && t.name.size() <= FileLimits::kMaxNameBytes && IsValidName(t.name);
-    const std::string label = TensorLabel(i, t.name, name_ok);
-    if (!name_ok) {
-      return Corrupt(FileError::kBadName,
-                     label + ": name must be 1..1024 bytes of UTF-8 without NUL");
-    }
-    if (!names.insert(t.name).second) {
-      return Corrupt(FileError::kDuplicateName, label + ": name used by an earlier tensor");
-    }
-    // Shape: rank and an overflow-checked product.
-    if (!ElementsAligned8(data, ft->shape())) {
-      return Corrupt(FileError::kIndexInvalid, label + ": the shape vector is not 8-byte aligned");
-    }
-    if (ft->shape()->size() > FileLimits::kMaxRank) {
-      return Corrupt(FileError::kBadShape,
-                     label + ": rank " + Num(ft->shape()->size()) + " exceeds the limit of 8");
-    }
-    t.shape.assign(ft->shape()->begin(), ft->shape()->end());
-    uint64_t elements = 0;
-    if (!container::ShapeElementCount(t.shape, &elements)) {
-      return Corrupt(FileError::kBadShape,
-                     label + ": shape product exceeds the limit of 2^48 elements");
-    }
-    // Enums.
-    const uint8_t storage = static_cast<uint8_t>(ft->storage());
-    if (storage < 1 || storage > 3) {
-      return Corrupt(FileError::kBadEnum, label + ": storage " + Num(storage) + " has no meaning");
-    }
-    t.storage = static_cast<Storage>(storage);
-    const uint8_t dtype = static_cast<uint8_t>(ft->dtype());
-    if (dtype < 1 || dtype > 4 || (t.storage != Storage::kDense && dtype != 1)) {
-      return Corrupt(FileError::kBadEnum, label + ": dtype " + Num(dtype) + " has no meaning for " +
-                                              StorageName(t.storage) + " storage");
-    }
-    t.dtype = static_cast<DType>(dtype);
-    // The section.
-    if (ft->section() != i) {
-      return Corrupt(FileError::kBadSectionReference,
-                     label + ": refers to section " + Num(ft->section()) + ", must be " + Num(i));
-    }
-    const fb::SectionRef* s = sections->Get(static_cast<flatbuffers::uoffset_t>(i));
-    const std::string where = label + ": section at offset " + Num(s->offset());
-    const uint8_t codec = static_cast<uint8_t>(s->codec());
-    if (codec > 1)
-      return Corrupt(FileError::kBadEnum, where + ": codec " + Num(codec) + " has no meaning");
-    t.codec = static_cast<Codec>(codec);
-    const fb::SectionKind expected_kind = t.storage == Storage::kDense ? fb::SectionKind::TensorData
-                                          : t.storage == Storage::kRetrieval
-                                              ? fb::SectionKind::RetrievalTable
-                                              : fb::SectionKind::PackedCodes;
-    if (s->kind() != expected_kind) {
-      return Corrupt(FileError::kBadEnum, where + ": section kind " +
-                                              Num(static_cast<uint8_t>(s->kind())) +
-                                              " does not hold " + StorageName(t.storage) + " data");
-    }
-    if (s->reserved0() != 0 || s->reserved1() != 0) {
-      return Corrupt(FileError::kReservedNonZero, where + ": reserved fields must be zero");
-    }
-    if (Status st = CheckSectionPlacement(*s, geometry, where, &previous_end); !st.ok()) return st;
-    t.section_offset = s->offset();
-    t.stored_bytes = s->size();
-    t.raw_bytes = s->raw_size();
-    t.checksum = s->checksum();
-    // What the payload must decode to, from the tensor alone.
-    uint64_t expected_raw = 0;
-    if (t.storage == Storage::kDense) {
-      if (ft->centroids() || ft->retrieval() || ft->code_bits() != 0) {
-        return Corrupt(FileError::kBadEncoding, label + ": dense tensor with encoding fields");
-      }
-      t.int8_scale = ft->int8_scale();
-      if (t.dtype == DType::kInt8 && !(std::isfinite(t.int8_scale) && t.int8_scale > 0)) {
-        return Corrupt(FileError::kBadEncoding, label + ": int8_scale must be finite and positive");
-      }
-      expected_raw = elements * DTypeSize(t.dtype);
-    } else {
-      t.code_bits = ft->code_bits();
-      if (t.code_bits < 1 || t.code_bits > 16) {
-        return Corrupt(
-            FileError::kBadEncoding,
-            label + ": code_bits " + Num(static_cast<uint64_t>(t.code_bits)) + " outside 1..16");
-      }
-      const uint64_t max_k = (uint64_t{1} << t.code_bits) - 1;
-      if (!ft->centroids() || ft->centroids()->size() < 1 || ft->centroids()->size() > max_k) {
-        return Corrupt(FileError::kBadEncoding,
-                       label + ": needs 1.." + Num(max_k) + " centroids for " +
-                           Num(static_cast<uint64_t>(t.code_bits)) + "-bit codes, has " +
-                           Num(ft->centroids() ? ft->centroids()->size() : 0));
-      }
-      if (!FiniteAll(ft->centroids())) {
-        return Corrupt(FileError::kBadEncoding, label + ": a centroid is not finite");
-      }
-      t.centroids.assign(ft->centroids()->begin(), ft->centroids()->end());
-      if (const fb::LayerStats* st = ft->stats()) {
-        t.stats.kept = st->kept();
-        t.stats.false_positives = st->false_positives();
-        t.stats.added_squared_error = st->added_squared_error();
-        if (t.stats.kept > elements || t.stats.false_positives > elements - t.stats.kept) {
-          return Corrupt(FileError::kBadEncoding,
-                         label + ": stats count more weights than the shape holds");
-        }
-      }
-      if (const fb::RetrainInfo* r = ft->retrain()) {
-        t.retrain.encode_order = r->encode_order();
-        t.retrain.epochs_after = r->epochs_after();
-        t.retrain.accuracy_before_encoding = r->accuracy_before_encoding();
-        t.retrain.accuracy_after_encoding = r->accuracy_after_encoding();
-        t.retrain.accuracy_after_retraining = r->accuracy_after_retraining();
-      }
-      if (t.storage == Storage::kPackedCodes) {
-        if (ft->retrieval()) {
-          return Corrupt(FileError::kBadEncoding, label + ": packed codes with retrieval fields");
-        }
-        expected_raw = PackedCodesBytes(elements, t.code_bits);
-      } else {
-        const fb::RetrievalInfo* r = ft->retrieval();
-        if (!r) return Corrupt(FileError::kBadEncoding, label + ": retrieval parameters missing");
-        if (r->kind() != 1 && r->kind() != 2) {
-          return Corrupt(FileError::kBadEnum,
-                         label + ": retrieval kind " + Num(r->kind()) + " has no meaning");
-        }
-        t.retrieval_kind = static_cast<RetrievalKind>(r->kind());
-        t.retrieval_seed = r->seed();
-        t.shard_span = r->shard_span();
-        t.shard_count = r->shard_count();
-        t.cells = r->cells();
-        if (r->value_bits() != t.code_bits) {
-          return Corrupt(FileError::kBadEncoding, label + ": retrieval t " + Num(r->value_bits()) +
-                                                      " differs from code_bits");
-        }
-        const uint64_t expected_shards =
-            elements == 0 ? 0 : (t.shard_span == 0 ? 0 : (elements - 1) / t.shard_span + 1);
-        if (t.shard_span == 0 || t.shard_count != expected_shards ||
-            t.shard_count > RetrievalLimits::kMaxShards || t.cells > RetrievalLimits::kMaxCells) {
-          return Corrupt(FileError::kBadEncoding,
-                         label + ": shard layout (span " + Num(t.shard_span) + ", " +
-                             Num(t.shard_count) + " shards, " + Num(t.cells) +
-                             " cells) does not fit " + Num(elements) + " weights");
-        }
-        expected_raw =
-            RetrievalView::SectionSize(t.retrieval_kind, t.code_bits, t.shard_count, t.cells);
-      }
-    }
-    if (t.raw_bytes != expected_raw) {
-      return Corrupt(
-          FileError::kSectionSizeMismatch,
-          where + ": raw_size " + Num(t.raw_bytes) + " but the tensor needs " + Num(expected_raw));
-    }
-    if (t.codec == Codec::kNone && t.stored_bytes != t.raw_bytes) {
-      return Corrupt(FileError::kSectionSizeMismatch, where + ": uncompressed section of " +
-                                                          Num(t.stored_bytes) +
-                                                          " bytes, raw_size " + Num(t.raw_bytes));
-    }
-    if (t.codec == Codec::kZstd && (ZstdClaimTooLarge(t.stored_bytes, t.raw_bytes) ||
-                                    t.raw_bytes > geometry.max_decompressed_bytes)) {
-      return FileStatus(StatusCode::kOutOfRange, FileError::kLimitExceeded,
-                        where + ": zstd section of " + Num(t.stored_bytes) + " bytes claims " +
-                            Num(t.raw_bytes) + " decompressed bytes, beyond the limit");
+    if (Status s = ParseTensor(data, index, i, geometry, &names, &previous_end, &t); !s.ok()) {
+      return s;
     }
     out.tensors.push_back(std::move(t));
   }
-  // The index starts at the first multiple of 64 after the last section (or the header).
-  if (geometry.payload_end - previous_end >= kSectionAlignment) {
-    return Corrupt(FileError::kUnexplainedBytes,
-                   "index at offset " + Num(geometry.payload_end) + ": " +
-                       Num(geometry.payload_end - previous_end) + " bytes of padding after " +
-                       Num(previous_end) + ", at most 63 are allowed");
-  }
-  // Metadata.
-  if (const auto* md = index->metadata()) {
-    if (md->size() > FileLimits::kMaxMetadataEntries) {
-      return FileStatus(
-          StatusCode::kOutOfRange, FileError::kLimitExceeded,
-          "index: " + Num(md->size()) + " metadata entries exceed the limit of 65536");
-    }
-    std::unordered_set<std::string> keys;
-    for (flatbuffers::uoffset_t i = 0; i < md->size(); ++i) {
-      const fb::MetadataEntry* e = md->Get(i);
-      MetadataEntry m;
-      m.key = e->key()->str();
-      if (m.key.empty() || m.key.size() > FileLimits::kMaxNameBytes || !IsValidName(m.key)) {
-        return Corrupt(FileError::kBadName, "metadata entry #" + Num(i) + ": invalid key");
-      }
-      if (!keys.insert(m.key).second) {
-        return Corrupt(FileError::kDuplicateName, "metadata key '" + m.key + "' appears twice");
-      }
-      switch (e->type()) {
-        case fb::MetadataType::String: {
-          if (!e->string_value() ||
-              e->string_value()->size() > FileLimits::kMaxMetadataStringBytes ||
-              !IsValidName(e->string_value()->str())) {
-            return Corrupt(FileError::kBadMetadata,
-                           "metadata '" + m.key + "': string value missing, too long or not UTF-8");
-          }
-          m.value = e->string_value()->str();
-          break;
-        }
-        case fb::MetadataType::Int:
-          m.value = static_cast<int64_t>(e->int_value());
-          break;
-        case fb::MetadataType::Double:
-          m.value = e->double_value();
-          break;
-        case fb::MetadataType::Bool:
-          m.value = e->bool_value();
-          break;
-        default:
-          return Corrupt(FileError::kBadEnum, "metadata '" + m.key + "': type " +
-                                                  Num(static_cast<uint8_t>(e->type())) +
-                                                  " has no meaning");
-      }
-      out.metadata.push_back(std::move(m));
-    }
-  }
-  // Features: the trailer's bits must be exactly what the tensors use, and the index
-  // must name each of them.
+  if (Status s = CheckPaddingBeforeIndex(geometry, previous_end); !s.ok()) return s;
+  if (Status s = ParseMetadata(index, &out.metadata); !s.ok()) return s;
   out.required_features = required_features;
-  const uint64_t used =
-      FeaturesUsed(out.tensors) | (required_features & static_cast<uint64_t>(Feature::kZstdIndex));
-  if (used != required_features) {
-    return Corrupt(FileError::kFeatureMismatch,
-                   "trailer: required_features " + Num(required_features) +
-                       " differ from the features the tensors use (" + Num(used) + ")");
-  }
-  if (Status st = CheckFeatureList(*index, required_features); !st.ok()) return st;
+  if (Status s = CheckRequiredFeatures(index, out.tensors, required_features); !s.ok()) return s;
   return out;
 }
 
