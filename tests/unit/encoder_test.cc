@@ -726,3 +726,40 @@ TEST(NameTablesTest, NamesRoundTripAndOlderSpellingsParse) {
 
 }  // namespace
 }  // namespace weightless
+
+namespace weightless {
+namespace {
+
+// The data flow simplify -> encode: EncodeLayer is Simplify followed by EncodeCodes, to
+// the byte.
+TEST(EncoderTest, EncodeLayerIsSimplifyThenEncodeCodes) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> normal;
+  const std::vector<uint64_t> shape = {64, 300};
+  std::vector<float> w(64 * 300);
+  for (float& v : w) v = normal(rng);
+  for (RetrievalKind kind : {RetrievalKind::kRibbon, RetrievalKind::kBloomier}) {
+    EncodeOptions options;
+    options.keep_fraction = 0.06;
+    options.clusters = 7;
+    options.kind = kind;
+    options.seeds = 3;
+    Result<EncodedLayer> fused = EncodeLayer(w.data(), shape, options);
+    ASSERT_TRUE(fused.ok()) << fused.status().ToString();
+    SimplifyOptions simplify;
+    simplify.keep_fraction = 0.06;
+    simplify.clusters = 7;
+    Result<Codebook> book = Simplify(w.data(), w.size(), simplify);
+    ASSERT_TRUE(book.ok());
+    Result<EncodedLayer> staged = EncodeCodes(book->codes.data(), shape, book->centroids, options);
+    ASSERT_TRUE(staged.ok()) << staged.status().ToString();
+    ASSERT_TRUE(fused->table && staged->table);
+    EXPECT_EQ(fused->table->bytes(), staged->table->bytes());
+    EXPECT_EQ(fused->centroids, staged->centroids);
+    EXPECT_EQ(fused->stats.false_positives, staged->stats.false_positives);
+    EXPECT_EQ(fused->stats.clustering_squared_error, book->squared_error);
+  }
+}
+
+}  // namespace
+}  // namespace weightless

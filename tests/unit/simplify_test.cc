@@ -237,3 +237,50 @@ TEST(ShareWeightsTest, CentroidGradientsMoveSharedWeights) {
 
 }  // namespace
 }  // namespace weightless
+
+namespace weightless {
+namespace {
+
+TEST(SimplifyTest, PrunesAndSharesIntoACodebook) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  std::vector<float> w(4000);
+  for (float& v : w) v = normal(rng);
+  SimplifyOptions options;
+  options.keep_fraction = 0.05;
+  options.clusters = 6;
+  Result<Codebook> book = Simplify(w.data(), w.size(), options);
+  ASSERT_TRUE(book.ok()) << book.status().ToString();
+  ASSERT_EQ(book->codes.size(), w.size());
+  ASSERT_EQ(book->centroids.size(), 6u);
+  // Exactly PruneByMagnitude's weights are kept, each with ShareWeights' code.
+  const std::vector<uint8_t> mask = *PruneByMagnitude(w.data(), w.size(), 0.05);
+  std::vector<float> kept;
+  for (size_t i = 0; i < w.size(); ++i) {
+    EXPECT_EQ(book->codes[i] != 0, mask[i] != 0) << i;
+    if (mask[i]) kept.push_back(w[i]);
+  }
+  const Clustering c = *ShareWeights(kept.data(), kept.size(), 6);
+  EXPECT_EQ(book->centroids, c.centroids);
+  EXPECT_EQ(book->squared_error, c.squared_error);
+  for (size_t i = 0, j = 0; i < w.size(); ++i) {
+    if (mask[i]) {
+      EXPECT_EQ(book->codes[i], c.codes[j++]);
+    }
+  }
+  // A given mask wins over keep_fraction.
+  std::vector<uint8_t> first(w.size(), 0);
+  for (size_t i = 0; i < 10; ++i) first[i] = 1;
+  Result<Codebook> masked = Simplify(w.data(), w.size(), options, first.data());
+  ASSERT_TRUE(masked.ok());
+  for (size_t i = 0; i < w.size(); ++i) EXPECT_EQ(masked->codes[i] != 0, i < 10);
+  // Errors name what is wrong.
+  w[17] = std::numeric_limits<float>::infinity();
+  EXPECT_NE(Simplify(w.data(), w.size(), options).status().ToString().find("index 17 is infinite"),
+            std::string::npos);
+  options.clusters = 0;
+  EXPECT_TRUE(Simplify(w.data(), 10, options).status().IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace weightless

@@ -75,6 +75,31 @@ WEIGHTLESS_EXPORT Status ApplyCentroidGradients(const float* gradients, const ui
                                                 size_t n, float learning_rate,
                                                 std::vector<float>* centroids);
 
+// A simplified layer, what the encoder stores (weightless/encoder.h, EncodeCodes): one
+// code per weight, 0 for a pruned weight and c in 1..K for one that stands for
+// centroids[c - 1].
+struct Codebook {
+  std::vector<uint16_t> codes;
+  std::vector<float> centroids;  // K values, ascending
+  double squared_error = 0;      // kept weights vs their centroids
+};
+
+struct SimplifyOptions {
+  // Magnitude pruning keeps this fraction of the weights (unless a mask is given).
+  double keep_fraction = 0.05;
+  // Weight sharing: at most `clusters` centroids (K), 1..65535.
+  uint32_t clusters = 15;
+  ClusterMethod cluster_method = ClusterMethod::kOptimal;
+};
+
+// Both simplification steps: keeps the weights mask[i] != 0 (when mask is not null; it
+// holds n entries) or else PruneByMagnitude's, and shares the kept ones (ShareWeights).
+// Deterministic. Errors: those of PruneByMagnitude and ShareWeights (a non-finite weight
+// named by index, keep_fraction outside [0, 1], clusters outside 1..65535).
+WEIGHTLESS_EXPORT Result<Codebook> Simplify(const float* weights, uint64_t n,
+                                            const SimplifyOptions& options,
+                                            const uint8_t* mask = nullptr);
+
 }  // namespace weightless
 
 #endif  // WEIGHTLESS_SIMPLIFY_H_

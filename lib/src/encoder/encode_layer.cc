@@ -405,47 +405,21 @@ Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_
   Result<uint64_t> count = CheckLayer(options, shape);
   if (!count.ok()) return count.status();
   const uint64_t n = *count;
-  if (weights == nullptr) return Status::InvalidArgument("weights is null");
-  for (uint64_t i = 0; i < n; ++i) {
-    if (!std::isfinite(weights[i])) {
-      return Status::InvalidArgument("weight at index " + Num(i) + " is " +
-                                     (std::isnan(weights[i]) ? "NaN" : "infinite"));
-    }
+  if (!options.mask.empty() && options.mask.size() != n) {
+    return Status::InvalidArgument("mask has " + Num(options.mask.size()) + " entries for " +
+                                   Num(n) + " weights");
   }
-  // 1. Prune.
-  std::vector<uint8_t> mask;
-  if (!options.mask.empty()) {
-    if (options.mask.size() != n) {
-      return Status::InvalidArgument("mask has " + Num(options.mask.size()) + " entries for " +
-                                     Num(n) + " weights");
-    }
-    mask = options.mask;
-  } else {
-    Result<std::vector<uint8_t>> pruned = PruneByMagnitude(weights, n, options.keep_fraction);
-    if (!pruned.ok()) return pruned.status();
-    mask = std::move(pruned).value();
-  }
-  std::vector<uint64_t> keys;
-  std::vector<float> kept;
-  for (uint64_t i = 0; i < n; ++i) {
-    if (mask[i]) {
-      keys.push_back(i);
-      kept.push_back(weights[i]);
-    }
-  }
-  mask = {};
-  // 2. Share weights.
-  Result<Clustering> clustering =
-      ShareWeights(kept.data(), kept.size(), options.clusters, options.cluster_method);
-  if (!clustering.ok()) return clustering.status();
-  // 3. Encode the codes, 0 for the pruned weights.
-  std::vector<uint16_t> codes(n, 0);
-  for (size_t j = 0; j < keys.size(); ++j) codes[keys[j]] = clustering->codes[j];
-  keys = {};
-  kept = {};
+  // 1 and 2: prune and share (weightless/simplify.h), then 3: encode the codebook.
+  SimplifyOptions simplify;
+  simplify.keep_fraction = options.keep_fraction;
+  simplify.clusters = options.clusters;
+  simplify.cluster_method = options.cluster_method;
+  Result<Codebook> codebook =
+      Simplify(weights, n, simplify, options.mask.empty() ? nullptr : options.mask.data());
+  if (!codebook.ok()) return codebook.status();
   Result<EncodedLayer> out =
-      EncodeValidCodes(codes.data(), n, shape, clustering->centroids, options);
-  if (out.ok()) out->stats.clustering_squared_error = clustering->squared_error;
+      EncodeValidCodes(codebook->codes.data(), n, shape, codebook->centroids, options);
+  if (out.ok()) out->stats.clustering_squared_error = codebook->squared_error;
   return out;
 }
 

@@ -64,3 +64,40 @@ Result<std::vector<uint8_t>> PruneByThreshold(const float* weights, size_t n, fl
 }
 
 }  // namespace weightless
+
+namespace weightless {
+
+Result<Codebook> Simplify(const float* weights, uint64_t n, const SimplifyOptions& options,
+                          const uint8_t* mask) {
+  if (options.clusters < 1 || options.clusters > 65535) {
+    return Status::InvalidArgument("clusters (K) = " + std::to_string(options.clusters),
+                                   "must be 1..65535");
+  }
+  Status s = CheckFinite(weights, n);
+  if (!s.ok()) return s;
+  std::vector<uint8_t> pruned;
+  if (mask == nullptr) {
+    pruned.resize(n);
+    s = PruneByMagnitude(weights, n, options.keep_fraction, pruned.data());
+    if (!s.ok()) return s;
+    mask = pruned.data();
+  }
+  std::vector<float> kept;
+  for (uint64_t i = 0; i < n; ++i) {
+    if (mask[i]) kept.push_back(weights[i]);
+  }
+  Result<Clustering> clustering =
+      ShareWeights(kept.data(), kept.size(), options.clusters, options.cluster_method);
+  if (!clustering.ok()) return clustering.status();
+  kept = {};
+  Codebook out;
+  out.codes.assign(n, 0);
+  for (uint64_t i = 0, j = 0; i < n; ++i) {
+    if (mask[i]) out.codes[i] = clustering->codes[j++];
+  }
+  out.centroids = std::move(clustering->centroids);
+  out.squared_error = clustering->squared_error;
+  return out;
+}
+
+}  // namespace weightless
