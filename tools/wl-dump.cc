@@ -59,8 +59,7 @@ std::string Encoding(const TensorInfo& t) {
 }
 
 double FalsePositiveRate(const TensorInfo& t) {
-  const uint64_t n = t.element_count();
-  return n > t.stats.kept ? static_cast<double>(t.stats.false_positives) / (n - t.stats.kept) : 0;
+  return t.stats.false_positive_rate(t.element_count());
 }
 
 nlohmann::json MetadataJson(const weightless::MetadataValue& v) {

@@ -185,10 +185,7 @@ py::dict LayerStatsDict(const TensorInfo& info) {
   py::dict d;
   d["kept"] = info.stats.kept;
   d["false_positives"] = info.stats.false_positives;
-  const uint64_t pruned = info.element_count() - std::min(info.stats.kept, info.element_count());
-  d["false_positive_rate"] =
-      pruned == 0 ? 0.0
-                  : static_cast<double>(info.stats.false_positives) / static_cast<double>(pruned);
+  d["false_positive_rate"] = info.stats.false_positive_rate(info.element_count());
   d["added_squared_error"] = info.stats.added_squared_error;
   return d;
 }

@@ -59,6 +59,14 @@ struct LayerStats {
   uint64_t kept = 0;             // weights stored exactly (the table's keys)
   uint64_t false_positives = 0;  // pruned weights that decode to a non-zero value
   double added_squared_error = 0;
+
+  // The false-positive rate of a layer of `weights` weights: false positives over
+  // pruned weights (0 when none is pruned). The one definition every tool reports.
+  double false_positive_rate(uint64_t weights) const {
+    return weights > kept
+               ? static_cast<double>(false_positives) / static_cast<double>(weights - kept)
+               : 0.0;
+  }
 };
 
 // Where a layer sits in the Weightless procedure: encoded in `encode_order` (0 first),

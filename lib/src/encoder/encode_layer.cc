@@ -356,8 +356,7 @@ Result<EncodedLayer> EncodeValidCodes(const uint16_t* codes, uint64_t n,
     st.value_bits = t;
     st.bits = table_bits + centroid_bits;
   }
-  st.false_positive_rate =
-      n > st.kept ? static_cast<double>(st.false_positives) / static_cast<double>(n - st.kept) : 0;
+  st.false_positive_rate = LayerStats{st.kept, st.false_positives, 0}.false_positive_rate(n);
   st.bits_per_kept_weight =
       st.kept ? static_cast<double>(st.bits) / static_cast<double>(st.kept) : 0;
   st.compression_ratio = static_cast<double>(32 * n) / static_cast<double>(st.bits);
