@@ -154,11 +154,13 @@ py::array_t<float> Decode(const PyTensor& t, int threads) {
 
 py::array_t<float> DecodeRows(const PyTensor& t, int64_t begin, int64_t end, int threads) {
   CheckThreads(threads);
-  const uint64_t rows = t.info.rows();
-  if (begin < 0 || end < begin || static_cast<uint64_t>(end) > rows) {
-    throw py::index_error("rows [" + std::to_string(begin) + ", " + std::to_string(end) +
-                          ") are not within the " + std::to_string(rows) + " rows of '" +
-                          t.info.name + "'");
+  if (begin < 0 || end < 0) {
+    throw py::index_error("rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of '" +
+                          t.info.name + "': rows count from 0");
+  }
+  if (Status s = t.info.CheckRowRange(static_cast<uint64_t>(begin), static_cast<uint64_t>(end));
+      !s.ok()) {
+    throw py::index_error(std::string(s.message()));
   }
   std::shared_ptr<const OpenFile> file = t.handle->Get();
   std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(end - begin)};

@@ -117,6 +117,9 @@ struct TensorInfo {
   // shape[0] (1 for rank 0) and the product of the remaining dimensions.
   uint64_t rows() const;
   uint64_t row_size() const;
+  // OK when rows [row_begin, row_end) lie within the tensor's rows, else OutOfRange
+  // naming the tensor and the range: the one row-range rule of C++, C and Python.
+  Status CheckRowRange(uint64_t row_begin, uint64_t row_end) const;
 };
 
 // Conversions used for float16 / bfloat16 storage: round to nearest even; NaN stays NaN.

@@ -354,11 +354,7 @@ wl_status wl_reader_decode_rows(const wl_reader* reader, size_t index, uint64_t 
   return Guard([&] {
     const TensorInfo* t = nullptr;
     if (wl_status s = CheckTensor(reader, index, &t); s != WL_OK) return s;
-    if (row_begin > row_end || row_end > t->rows()) {
-      return Fail(WL_OUT_OF_RANGE, WL_FILE_OK,
-                  "tensor '" + t->name + "': rows [" + std::to_string(row_begin) + ", " +
-                      std::to_string(row_end) + ") outside [0, " + std::to_string(t->rows()) + ")");
-    }
+    if (Status s = t->CheckRowRange(row_begin, row_end); !s.ok()) return FromStatus(s);
     const uint64_t n = (row_end - row_begin) * t->row_size();
     if (wl_status s = CheckOutput(*t, out, out_capacity, n, threads); s != WL_OK) return s;
     return FromStatus(reader->reader->DecodeRows(index, row_begin, row_end, out, n, threads));

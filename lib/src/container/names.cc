@@ -145,6 +145,13 @@ uint64_t TensorInfo::row_size() const {
   return n;
 }
 
+Status TensorInfo::CheckRowRange(uint64_t row_begin, uint64_t row_end) const {
+  if (row_begin <= row_end && row_end <= rows()) return Status::OK();
+  return Status::OutOfRange("tensor '" + name + "': rows [" + std::to_string(row_begin) + ", " +
+                            std::to_string(row_end) + ") outside [0, " + std::to_string(rows()) +
+                            ")");
+}
+
 namespace {
 uint32_t FloatBits(float f) {
   uint32_t u;

@@ -615,10 +615,7 @@ Status Reader::DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float*
                           uint64_t out_capacity, int threads) const {
   if (i >= tensor_count()) return Status::OutOfRange("tensor index " + Num(i));
   const TensorInfo& t = impl_->index.tensors[i];
-  if (row_begin > row_end || row_end > t.rows()) {
-    return Status::OutOfRange(impl_->Label(i) + ": rows [" + Num(row_begin) + ", " + Num(row_end) +
-                              ") outside [0, " + Num(t.rows()) + ")");
-  }
+  if (Status s = t.CheckRowRange(row_begin, row_end); !s.ok()) return s;
   const uint64_t row = t.row_size();
   if (out_capacity < (row_end - row_begin) * row) {
     return Status::InvalidArgument(impl_->Label(i) + ": output holds " + Num(out_capacity) +
