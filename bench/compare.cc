@@ -169,16 +169,19 @@ void CompareLayer(const char* name, uint64_t rows, uint64_t cols, double keep,
   // The tables store the same layer: its non-zeros as the kept set, and their (at most
   // K) distinct values, which exact 1-D k-means reproduces exactly, as the centroids.
   weightless::EncodeOptions same = o;
-  same.mask.resize(n);
-  for (uint64_t i = 0; i < n; ++i) same.mask[i] = reference[i] != 0;
+  weightless::LayerInputs nonzeros;
+  nonzeros.mask.resize(n);
+  for (uint64_t i = 0; i < n; ++i) nonzeros.mask[i] = reference[i] != 0;
   same.cluster_method = weightless::ClusterMethod::kOptimal;
   same.storage = weightless::LayerStorage::kRetrieval;
   same.kind = weightless::RetrievalKind::kRibbon;
-  weightless_row("weightless ribbon t=8",
-                 Check(weightless::EncodeLayer(reference.data(), {rows, cols}, same), "ribbon"));
+  weightless_row(
+      "weightless ribbon t=8",
+      Check(weightless::EncodeLayer(reference.data(), {rows, cols}, same, nonzeros), "ribbon"));
   same.kind = weightless::RetrievalKind::kBloomier;
-  weightless_row("weightless bloomier t=8",
-                 Check(weightless::EncodeLayer(reference.data(), {rows, cols}, same), "bloomier"));
+  weightless_row(
+      "weightless bloomier t=8",
+      Check(weightless::EncodeLayer(reference.data(), {rows, cols}, same, nonzeros), "bloomier"));
   weightless_row("weightless packed codes", std::move(packed));
 
   // Deep Compression: sparse relative indices + codes, entropy-coded.

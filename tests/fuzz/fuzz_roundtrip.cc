@@ -96,6 +96,7 @@ void RoundTrip(const uint8_t* data, size_t size) {
   const uint64_t rows = 1 + in.Byte() % 32, cols = 1 + in.Byte() % 64;
   const uint8_t flags = in.Byte();
   EncodeOptions o;
+  LayerInputs inputs;  // the mask, when the input gives one
   o.kind = (flags & 1) ? RetrievalKind::kBloomier : RetrievalKind::kRibbon;
   const LayerStorage storages[4] = {LayerStorage::kAuto, LayerStorage::kRetrieval,
                                     LayerStorage::kPackedCodes, LayerStorage::kRetrieval};
@@ -132,20 +133,20 @@ void RoundTrip(const uint8_t* data, size_t size) {
     }
   }
   if (use_mask) {
-    o.mask.resize(n);
+    inputs.mask.resize(n);
     for (uint64_t i = 0; i < n; i += 8) {
       const uint8_t bits = in.Byte();
-      for (uint64_t b = 0; b < 8 && i + b < n; ++b) o.mask[i + b] = (bits >> b) & 1;
+      for (uint64_t b = 0; b < 8 && i + b < n; ++b) inputs.mask[i + b] = (bits >> b) & 1;
     }
   }
   const std::vector<uint64_t> shape = {rows, cols};
 
   if (!std::all_of(w.begin(), w.end(), [](float x) { return std::isfinite(x); })) {
-    FUZZ_CHECK(EncodeLayer(w.data(), shape, o).status().IsInvalidArgument());
+    FUZZ_CHECK(EncodeLayer(w.data(), shape, o, inputs).status().IsInvalidArgument());
     return;
   }
   // What the encoder must do, worked out first: the kept set and its clustering.
-  const std::vector<uint8_t> mask = use_mask ? o.mask : ExpectedMask(w, o.keep_fraction);
+  const std::vector<uint8_t> mask = use_mask ? inputs.mask : ExpectedMask(w, o.keep_fraction);
   std::vector<uint64_t> keys;
   std::vector<float> kept;
   for (uint64_t i = 0; i < n; ++i) {
@@ -158,7 +159,7 @@ void RoundTrip(const uint8_t* data, size_t size) {
       ShareWeights(kept.data(), kept.size(), o.clusters, o.cluster_method);
   FUZZ_CHECK(clustering.ok());
 
-  Result<EncodedLayer> a = EncodeLayer(w.data(), shape, o);
+  Result<EncodedLayer> a = EncodeLayer(w.data(), shape, o, inputs);
   if (!a.ok()) {
     // Refused only for a t too small for K (with K <= 40, every budget >= 1/257 is met
     // by some t <= 16).
@@ -167,10 +168,10 @@ void RoundTrip(const uint8_t* data, size_t size) {
     return;
   }
   const EncodedLayer& layer = *a;
-  Result<EncodedLayer> b = EncodeLayer(w.data(), shape, o);
+  Result<EncodedLayer> b = EncodeLayer(w.data(), shape, o, inputs);
   FUZZ_CHECK(b.ok() && SameLayer(layer, *b));
   o.threads = 2;
-  Result<EncodedLayer> c = EncodeLayer(w.data(), shape, o);
+  Result<EncodedLayer> c = EncodeLayer(w.data(), shape, o, inputs);
   FUZZ_CHECK(c.ok() && SameLayer(layer, *c));
 
   const EncodeStats& st = layer.stats;

@@ -161,9 +161,9 @@ TEST(EncoderTest, RefusesBadInputWithClearErrors) {
   bad.max_false_positive_rate = 1e-9;
   EXPECT_NE(EncodeLayer(w.data(), {10, 10}, bad).status().ToString().find("no t <= 16"),
             std::string::npos);
-  bad = o;
-  bad.mask = std::vector<uint8_t>(99, 1);
-  EXPECT_NE(EncodeLayer(w.data(), {10, 10}, bad).status().ToString().find("mask has 99"),
+  LayerInputs wrong_mask;
+  wrong_mask.mask = std::vector<uint8_t>(99, 1);
+  EXPECT_NE(EncodeLayer(w.data(), {10, 10}, o, wrong_mask).status().ToString().find("mask has 99"),
             std::string::npos);
   bad = o;
   bad.clusters = 0;
@@ -173,9 +173,10 @@ TEST(EncoderTest, RefusesBadInputWithClearErrors) {
   EXPECT_TRUE(EncodeLayer(w.data(), {10, 10}, bad).status().IsInvalidArgument());
   // A caller's mask is honoured, including keeping nothing.
   EncodeOptions masked = o;
-  masked.mask = std::vector<uint8_t>(100, 0);
   masked.storage = LayerStorage::kRetrieval;
-  auto empty = EncodeLayer(w.data(), {10, 10}, masked);
+  LayerInputs nothing;
+  nothing.mask = std::vector<uint8_t>(100, 0);
+  auto empty = EncodeLayer(w.data(), {10, 10}, masked, nothing);
   ASSERT_TRUE(empty.ok()) << empty.status().ToString();
   EXPECT_EQ(empty->stats.kept, 0u);
 }
@@ -269,9 +270,12 @@ TEST(EncodeCodesTest, ReproducesTheCodesAndKeepsTheCentroidsAsGiven) {
     o.kind = c.kind;
     o.storage = c.storage;
     o.seeds = 3;
-    o.clusters = 2;  // ignored, as are keep_fraction and mask
+    o.clusters = 2;  // ignored, as is keep_fraction
     o.keep_fraction = -1;
-    o.mask = {1, 0, 1};
+    LayerInputs with_mask;  // refused: the codes say which weights are kept
+    with_mask.mask = {1, 0, 1};
+    EXPECT_TRUE(
+        EncodeCodes(codes.data(), shape, centroids, o, with_mask).status().IsInvalidArgument());
     auto layer = EncodeCodes(codes.data(), shape, centroids, o);
     ASSERT_TRUE(layer.ok()) << layer.status().ToString();
     const std::string what = RetrievalKindName(c.kind) + std::string(" ") +
@@ -423,10 +427,11 @@ TEST(EncodeCodesTest, EncodeLayerKeepsItsKnownTables) {
   const uint64_t n = 64 * 500;
   std::vector<float> w(n);
   EncodeOptions o;
-  o.mask.resize(n);
+  LayerInputs inputs;
+  inputs.mask.resize(n);
   for (uint64_t i = 0; i < n; ++i) {
     w[i] = levels[SplitMix(i) % 8];
-    o.mask[i] = SplitMix(i + (uint64_t{1} << 40)) % 20 == 0;
+    inputs.mask[i] = SplitMix(i + (uint64_t{1} << 40)) % 20 == 0;
   }
   o.clusters = 8;
   o.seeds = 4;
@@ -445,7 +450,7 @@ TEST(EncodeCodesTest, EncodeLayerKeepsItsKnownTables) {
     for (int threads : {1, 2, 5}) {
       o.kind = e.kind;
       o.threads = threads;
-      auto layer = EncodeLayer(w.data(), {64, 500}, o);
+      auto layer = EncodeLayer(w.data(), {64, 500}, o, inputs);
       ASSERT_TRUE(layer.ok()) << layer.status().ToString();
       ASSERT_TRUE(layer->table);
       EXPECT_EQ(layer->stats.kept, 1624u);
@@ -577,7 +582,8 @@ TEST(ActivationCostTest, TheNamedCostIsWhatSeedSearchMinimises) {
   o.value_bits = 6;
   o.storage = LayerStorage::kRetrieval;
   o.cost_kind = FalsePositiveCostKind::kActivation;
-  o.column_energy = energy;
+  LayerInputs calibrated;
+  calibrated.column_energy = energy;
   auto mask = PruneByMagnitude(w.data(), w.size(), 0.05);
   auto input_codes = [&](const EncodedLayer& layer) {
     // The kept weights' codes are the table's; 0 elsewhere.
@@ -591,19 +597,19 @@ TEST(ActivationCostTest, TheNamedCostIsWhatSeedSearchMinimises) {
   };
 
   o.seeds = 1;
-  auto first = EncodeLayer(w.data(), shape, o);
+  auto first = EncodeLayer(w.data(), shape, o, calibrated);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(activation_error(*first), first->stats.first_seed_cost);
   EXPECT_EQ(first->stats.chosen_cost, first->stats.first_seed_cost);
   EXPECT_EQ(first->stats.added_activation_error, first->stats.chosen_cost);
   o.seeds = 16;
-  auto sixteen = EncodeLayer(w.data(), shape, o);
+  auto sixteen = EncodeLayer(w.data(), shape, o, calibrated);
   ASSERT_TRUE(sixteen.ok());
   EXPECT_EQ(sixteen->stats.first_seed_cost, first->stats.first_seed_cost);
   EXPECT_EQ(activation_error(*sixteen), sixteen->stats.chosen_cost);
   EXPECT_LE(sixteen->stats.chosen_cost, first->stats.first_seed_cost);
   o.seeds = 64;
-  auto many = EncodeLayer(w.data(), shape, o);
+  auto many = EncodeLayer(w.data(), shape, o, calibrated);
   ASSERT_TRUE(many.ok());
   EXPECT_EQ(activation_error(*many), many->stats.chosen_cost);
   EXPECT_LT(many->stats.chosen_cost, first->stats.first_seed_cost);
@@ -613,14 +619,13 @@ TEST(ActivationCostTest, TheNamedCostIsWhatSeedSearchMinimises) {
   // its stats report both costs.
   EncodeOptions squared = o;
   squared.cost_kind = FalsePositiveCostKind::kSquaredError;
-  auto by_squared = EncodeLayer(w.data(), shape, squared);
+  auto by_squared = EncodeLayer(w.data(), shape, squared, calibrated);
   ASSERT_TRUE(by_squared.ok());
   EXPECT_EQ(by_squared->stats.chosen_cost, by_squared->stats.added_squared_error);
   EXPECT_EQ(by_squared->stats.added_activation_error, activation_error(*by_squared));
   EXPECT_LE(many->stats.chosen_cost, by_squared->stats.added_activation_error);
   EXPECT_GE(many->stats.added_squared_error, by_squared->stats.added_squared_error);
   // Without column_energy there is no activation error to report.
-  squared.column_energy.clear();
   auto no_energy = EncodeLayer(w.data(), shape, squared);
   ASSERT_TRUE(no_energy.ok());
   EXPECT_EQ(no_energy->stats.added_activation_error, 0.0);
@@ -633,7 +638,7 @@ TEST(ActivationCostTest, TheNamedCostIsWhatSeedSearchMinimises) {
   custom.cost = [](const std::vector<FalsePositive>& fps) {
     return static_cast<double>(fps.size());
   };
-  auto counted = EncodeLayer(w.data(), shape, custom);
+  auto counted = EncodeLayer(w.data(), shape, custom, calibrated);
   ASSERT_TRUE(counted.ok());
   EXPECT_EQ(counted->stats.chosen_cost, static_cast<double>(counted->stats.false_positives));
   EXPECT_EQ(counted->stats.added_activation_error, activation_error(*counted));
@@ -656,31 +661,32 @@ TEST(ActivationCostTest, RefusesBadColumnEnergy) {
   o.keep_fraction = 0.25;
   o.clusters = 3;
   o.cost_kind = FalsePositiveCostKind::kActivation;
+  LayerInputs in;
   auto message = [&](const EncodeOptions& options) {
-    auto r = EncodeLayer(w.data(), conv, options);
+    auto r = EncodeLayer(w.data(), conv, options, in);
     EXPECT_TRUE(r.status().IsInvalidArgument()) << r.status().ToString();
     const std::vector<uint16_t> codes(w.size(), 1);
-    auto c = EncodeCodes(codes.data(), conv, {0.5f}, options);
+    auto c = EncodeCodes(codes.data(), conv, {0.5f}, options, in);
     EXPECT_EQ(c.status().ToString(), r.status().ToString());
     return r.status().ToString();
   };
   EXPECT_NE(message(o).find("needs column_energy"), std::string::npos);
-  o.column_energy = std::vector<float>(4, 1.0f);
+  in.column_energy = std::vector<float>(4, 1.0f);
   EXPECT_NE(message(o).find("column_energy has 4 entries: the layer has 27 input columns"),
             std::string::npos);
-  o.column_energy = std::vector<float>(27, 1.0f);
-  EXPECT_TRUE(EncodeLayer(w.data(), conv, o).ok());
-  o.column_energy[5] = -0.5f;
+  in.column_energy = std::vector<float>(27, 1.0f);
+  EXPECT_TRUE(EncodeLayer(w.data(), conv, o, in).ok());
+  in.column_energy[5] = -0.5f;
   EXPECT_NE(message(o).find("column_energy[5] is negative"), std::string::npos);
-  o.column_energy[5] = std::numeric_limits<float>::quiet_NaN();
+  in.column_energy[5] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_NE(message(o).find("column_energy[5] is NaN"), std::string::npos);
-  o.column_energy[5] = std::numeric_limits<float>::infinity();
+  in.column_energy[5] = std::numeric_limits<float>::infinity();
   EXPECT_NE(message(o).find("column_energy[5] is infinite"), std::string::npos);
   // Given with the squared-error cost, it is still checked.
   o.cost_kind = FalsePositiveCostKind::kSquaredError;
   EXPECT_NE(message(o).find("column_energy[5] is infinite"), std::string::npos);
-  o.column_energy.clear();
-  EXPECT_TRUE(EncodeLayer(w.data(), conv, o).ok());
+  in.column_energy.clear();
+  EXPECT_TRUE(EncodeLayer(w.data(), conv, o, in).ok());
   o.cost_kind = static_cast<FalsePositiveCostKind>(7);
   EXPECT_NE(message(o).find("cost_kind = 7"), std::string::npos);
 }

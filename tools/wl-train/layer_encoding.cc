@@ -94,12 +94,13 @@ Result<EncodedStep> EncodeAndRetrain(Session& session, size_t index, const Layer
   weightless::EncodeOptions eo = TableOptions(o, index, choice.t, last);
   // The energies are measured even for the squared-error cost when a calibration batch
   // is given, so that both costs of the chosen table are reported.
+  weightless::LayerInputs inputs;
   if (o.calibration > 0) {
-    eo.column_energy = session.net.InputEnergy(session.data.train, o.calibration, index);
+    inputs.column_energy = session.net.InputEnergy(session.data.train, o.calibration, index);
   } else {
     eo.cost_kind = weightless::FalsePositiveCostKind::kSquaredError;
   }
-  auto encoded = weightless::EncodeCodes(l.codes.data(), l.shape, l.centroids, eo);
+  auto encoded = weightless::EncodeCodes(l.codes.data(), l.shape, l.centroids, eo, inputs);
   if (!encoded.ok()) return encoded.status().WithContext("encoding " + l.name);
   auto codes = weightless::DecodeLayerCodes(*encoded, o.threads);
   if (!codes.ok()) return codes.status().WithContext("decoding " + l.name);

@@ -131,7 +131,7 @@ std::shared_ptr<CostFunction> SetTableOptions(const py::object& t, double max_fa
                                               const std::string& kind, const std::string& storage,
                                               int seeds, uint64_t base_seed, const py::object& cost,
                                               const py::object& column_energy, int threads,
-                                              EncodeOptions* options) {
+                                              EncodeOptions* options, LayerInputs* layer) {
   if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
   options->value_bits = t.is_none() ? 0 : t.cast<int>();
   options->max_false_positive_rate = max_false_positive_rate;
@@ -140,7 +140,7 @@ std::shared_ptr<CostFunction> SetTableOptions(const py::object& t, double max_fa
   options->seeds = seeds;
   options->base_seed = base_seed;
   options->threads = threads;
-  if (!column_energy.is_none()) options->column_energy = CopyFloat32(column_energy).values;
+  if (!column_energy.is_none()) layer->column_energy = CopyFloat32(column_energy).values;
   if (cost.is_none()) return nullptr;
   if (PyUnicode_Check(cost.ptr())) {
     options->cost_kind = ParseCostKind(cost.cast<std::string>());
@@ -165,23 +165,24 @@ std::shared_ptr<EncodedLayer> EncodeArray(const py::handle& weights, double keep
                                           const py::object& column_energy, int threads) {
   const FloatInput input = CopyFloat32(weights);
   EncodeOptions options;
+  LayerInputs inputs;
   options.keep_fraction = keep;
   if (!mask.is_none()) {
     py::object numpy = py::module_::import("numpy");
     py::object kept = numpy.attr("not_equal")(numpy.attr("asarray")(mask), 0);
     auto m = numpy.attr("ascontiguousarray")(kept, numpy.attr("uint8"))
                  .cast<py::array_t<uint8_t, py::array::c_style>>();
-    options.mask.assign(m.data(), m.data() + m.size());
+    inputs.mask.assign(m.data(), m.data() + m.size());
   }
   options.clusters = clusters;
   options.cluster_method = ParseClusterMethod(cluster_method);
   const std::shared_ptr<CostFunction> cost_function =
       SetTableOptions(t, max_false_positive_rate, kind, storage, seeds, base_seed, cost,
-                      column_energy, threads, &options);
+                      column_energy, threads, &options, &inputs);
   Result<EncodedLayer> layer = Status::Internal("not encoded");
   {
     py::gil_scoped_release release;
-    layer = EncodeLayer(input.values.data(), input.shape, options);
+    layer = EncodeLayer(input.values.data(), input.shape, options, inputs);
   }
   if (cost_function) cost_function->RethrowError();
   return std::make_shared<EncodedLayer>(ValueOrThrow(std::move(layer)));
@@ -197,13 +198,14 @@ std::shared_ptr<EncodedLayer> EncodeCodesArray(const py::handle& codes, const py
   const CodesInput input = CopyCodes(codes, shape);
   const std::vector<float> k = CopyFloat32(centroids).values;
   EncodeOptions options;
+  LayerInputs inputs;
   const std::shared_ptr<CostFunction> cost_function =
       SetTableOptions(t, max_false_positive_rate, kind, storage, seeds, base_seed, cost,
-                      column_energy, threads, &options);
+                      column_energy, threads, &options, &inputs);
   Result<EncodedLayer> layer = Status::Internal("not encoded");
   {
     py::gil_scoped_release release;
-    layer = EncodeCodes(input.codes.data(), input.shape, k, options);
+    layer = EncodeCodes(input.codes.data(), input.shape, k, options, inputs);
   }
   if (cost_function) cost_function->RethrowError();
   return std::make_shared<EncodedLayer>(ValueOrThrow(std::move(layer)));

@@ -72,11 +72,12 @@ WEIGHTLESS_EXPORT Result<LayerStorage> ParseLayerStorage(std::string_view name);
 WEIGHTLESS_EXPORT const char* FalsePositiveCostKindName(FalsePositiveCostKind kind);
 WEIGHTLESS_EXPORT Result<FalsePositiveCostKind> ParseFalsePositiveCostKind(std::string_view name);
 
+// How to encode: a policy, with nothing that belongs to one layer (that is in
+// LayerInputs), so that one value serves every layer of a model.
 struct EncodeOptions {
-  // Which weights to keep: `mask` when non-empty (mask[i] != 0 keeps weight i; must hold
-  // one entry per weight), else the keep_fraction of largest magnitude.
+  // EncodeLayer's pruning keeps the keep_fraction of largest magnitude (unless the
+  // layer's LayerInputs::mask says which).
   double keep_fraction = 0.05;
-  std::vector<uint8_t> mask;
   // Weight sharing: at most `clusters` centroids (K).
   uint32_t clusters = 15;
   ClusterMethod cluster_method = ClusterMethod::kOptimal;
@@ -98,12 +99,19 @@ struct EncodeOptions {
   // propagates out of the encoder.
   FalsePositiveCost cost;
   FalsePositiveCostKind cost_kind = FalsePositiveCostKind::kSquaredError;
+  int threads = 0;  // 0 = one per hardware thread
+};
+
+// What belongs to one layer, given beside the options.
+struct LayerInputs {
+  // EncodeLayer only: mask[i] != 0 keeps weight i (one entry per weight); empty: prune
+  // by options.keep_fraction. (EncodeCodes' codes say which weights are kept.)
+  std::vector<uint8_t> mask;
   // E[x_c^2] of each input column c over a calibration batch: exactly n / shape[0]
   // finite, non-negative entries. Required when cost_kind == kActivation (even when
   // `cost` is set); optional otherwise, and then used only for
   // stats.added_activation_error.
   std::vector<float> column_energy;
-  int threads = 0;  // 0 = one per hardware thread
 };
 
 struct EncodeStats {
@@ -115,7 +123,7 @@ struct EncodeStats {
   double false_positive_rate = 0;       // over pruned weights
   double clustering_squared_error = 0;  // kept weights vs their centroids (0 for EncodeCodes)
   double added_squared_error = 0;       // false positives (their values squared)
-  // The false positives' ActivationWeightedError with options.column_energy, whatever
+  // The false positives' ActivationWeightedError with LayerInputs::column_energy, whatever
   // cost chose the table (0 without column_energy, and for packed codes).
   double added_activation_error = 0;
   uint64_t bits = 0;  // payload bits (table or packed codes) + centroids
@@ -150,15 +158,16 @@ struct EncodedLayer {
 // be built (BuildFailed).
 WEIGHTLESS_EXPORT Result<EncodedLayer> EncodeLayer(const float* weights,
                                                    const std::vector<uint64_t>& shape,
-                                                   const EncodeOptions& options);
+                                                   const EncodeOptions& options,
+                                                   const LayerInputs& layer = {});
 
 // Encodes a layer that is already pruned and shared: codes[i] in 0..K for each of the
 // shape's n weights (0 = pruned), centroids the K values (code c decodes to
 // centroids[c - 1]). Kept weights decode to exactly their centroid. Uses the table options
 // of `options` (value_bits / max_false_positive_rate, kind, storage, seeds, base_seed, cost,
-// cost_kind, column_energy, threads) and ignores keep_fraction, mask, clusters and
-// cluster_method. Errors: as EncodeLayer, plus a code above K (named by index), K
-// outside 1..65535, a non-finite centroid.
+// cost_kind, threads) and the layer's column_energy, and ignores keep_fraction, clusters
+// and cluster_method. Errors: as EncodeLayer, plus a code above K (named by index), K
+// outside 1..65535, a non-finite centroid, a LayerInputs::mask (the codes are the mask).
 //
 // The centroids are kept exactly as given: they need not be sorted (nor distinct), and
 // the layer's centroids and codes are the caller's. t is chosen from K =
@@ -167,7 +176,8 @@ WEIGHTLESS_EXPORT Result<EncodedLayer> EncodeLayer(const float* weights,
 WEIGHTLESS_EXPORT Result<EncodedLayer> EncodeCodes(const uint16_t* codes,
                                                    const std::vector<uint64_t>& shape,
                                                    const std::vector<float>& centroids,
-                                                   const EncodeOptions& options);
+                                                   const EncodeOptions& options,
+                                                   const LayerInputs& layer = {});
 
 // Decodes to dense float32, exactly as a reader of the file produces it.
 // REQUIRES: out holds the shape's element count.

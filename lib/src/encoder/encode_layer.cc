@@ -36,7 +36,7 @@ Status CheckSimplifyOptions(const EncodeOptions& o) {
   if (o.clusters < 1 || o.clusters > 65535) {
     return Status::InvalidArgument("clusters (K) = " + Num(o.clusters), "must be 1..65535");
   }
-  if (o.mask.empty() && !(o.keep_fraction >= 0 && o.keep_fraction <= 1)) {
+  if (!(o.keep_fraction >= 0 && o.keep_fraction <= 1)) {
     return Status::InvalidArgument("keep_fraction must be in [0, 1]");
   }
   return Status::OK();
@@ -82,8 +82,8 @@ Result<uint64_t> WeightCount(const std::vector<uint64_t>& shape) {
 
 // column_energy: required for kActivation, and when given, one finite non-negative
 // value per input column.
-Status CheckColumnEnergy(const EncodeOptions& o, uint64_t columns) {
-  const std::vector<float>& e = o.column_energy;
+Status CheckColumnEnergy(const EncodeOptions& o, const LayerInputs& layer, uint64_t columns) {
+  const std::vector<float>& e = layer.column_energy;
   if (e.empty()) {
     if (o.cost_kind == FalsePositiveCostKind::kActivation) {
       return Status::InvalidArgument(
@@ -267,7 +267,7 @@ Result<SeedSearchResult> SearchSeeds(const SeedSearchInput& in) {
 Result<EncodedLayer> EncodeValidCodes(const uint16_t* codes, uint64_t n,
                                       const std::vector<uint64_t>& shape,
                                       const std::vector<float>& centroids,
-                                      const EncodeOptions& options) {
+                                      const EncodeOptions& options, const LayerInputs& layer) {
   const uint32_t k = static_cast<uint32_t>(centroids.size());
   std::vector<uint64_t> keys;
   std::vector<uint16_t> values;
@@ -322,7 +322,7 @@ Result<EncodedLayer> EncodeValidCodes(const uint16_t* codes, uint64_t n,
     in.centroids = &centroids;
     in.options = &options;
     in.t = t;
-    in.energy = options.column_energy.empty() ? nullptr : options.column_energy.data();
+    in.energy = layer.column_energy.empty() ? nullptr : layer.column_energy.data();
     in.columns = n / shape[0];
     in.cost_mutex = &cost_mutex;
     Result<SeedSearchResult> search = SearchSeeds(in);
@@ -381,12 +381,13 @@ namespace {
 
 // The checks EncodeLayer and EncodeCodes share: the table options, the shape and the
 // column energies. Returns the layer's weight count.
-Result<uint64_t> CheckLayer(const EncodeOptions& options, const std::vector<uint64_t>& shape) {
+Result<uint64_t> CheckLayer(const EncodeOptions& options, const LayerInputs& layer,
+                            const std::vector<uint64_t>& shape) {
   Status s = CheckTableOptions(options);
   if (!s.ok()) return s;
   Result<uint64_t> count = WeightCount(shape);
   if (!count.ok()) return count.status();
-  s = CheckColumnEnergy(options, *count / shape[0]);
+  s = CheckColumnEnergy(options, layer, *count / shape[0]);
   if (!s.ok()) return s;
   return *count;
 }
@@ -398,15 +399,15 @@ LayerStats EncodedLayer::layer_stats() const {
 }
 
 Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_t>& shape,
-                                 const EncodeOptions& options) {
+                                 const EncodeOptions& options, const LayerInputs& layer) {
   Status s = CheckSimplifyOptions(options);
   if (!s.ok()) return s;
-  Result<uint64_t> count = CheckLayer(options, shape);
+  Result<uint64_t> count = CheckLayer(options, layer, shape);
   if (!count.ok()) return count.status();
   const uint64_t n = *count;
-  if (!options.mask.empty() && options.mask.size() != n) {
-    return Status::InvalidArgument("mask has " + Num(options.mask.size()) + " entries for " +
-                                   Num(n) + " weights");
+  if (!layer.mask.empty() && layer.mask.size() != n) {
+    return Status::InvalidArgument("mask has " + Num(layer.mask.size()) + " entries for " + Num(n) +
+                                   " weights");
   }
   // 1 and 2: prune and share (weightless/simplify.h), then 3: encode the codebook.
   SimplifyOptions simplify;
@@ -414,18 +415,22 @@ Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_
   simplify.clusters = options.clusters;
   simplify.cluster_method = options.cluster_method;
   Result<Codebook> codebook =
-      Simplify(weights, n, simplify, options.mask.empty() ? nullptr : options.mask.data());
+      Simplify(weights, n, simplify, layer.mask.empty() ? nullptr : layer.mask.data());
   if (!codebook.ok()) return codebook.status();
   Result<EncodedLayer> out =
-      EncodeValidCodes(codebook->codes.data(), n, shape, codebook->centroids, options);
+      EncodeValidCodes(codebook->codes.data(), n, shape, codebook->centroids, options, layer);
   if (out.ok()) out->stats.clustering_squared_error = codebook->squared_error;
   return out;
 }
 
 Result<EncodedLayer> EncodeCodes(const uint16_t* codes, const std::vector<uint64_t>& shape,
-                                 const std::vector<float>& centroids,
-                                 const EncodeOptions& options) {
-  Result<uint64_t> count = CheckLayer(options, shape);
+                                 const std::vector<float>& centroids, const EncodeOptions& options,
+                                 const LayerInputs& layer) {
+  if (!layer.mask.empty()) {
+    return Status::InvalidArgument("EncodeCodes takes no mask",
+                                   "its codes say which weights are kept");
+  }
+  Result<uint64_t> count = CheckLayer(options, layer, shape);
   if (!count.ok()) return count.status();
   const uint64_t n = *count;
   if (codes == nullptr) return Status::InvalidArgument("codes is null");
@@ -439,7 +444,7 @@ Result<EncodedLayer> EncodeCodes(const uint16_t* codes, const std::vector<uint64
                                      (std::isnan(centroids[c]) ? "NaN" : "infinite"));
     }
   }
-  return EncodeValidCodes(codes, n, shape, centroids, options);
+  return EncodeValidCodes(codes, n, shape, centroids, options, layer);
 }
 
 Status DecodeLayer(const EncodedLayer& layer, float* out, int threads) {
