@@ -596,6 +596,79 @@ static void TestConcurrentDecode(void) {
   wl_reader_close(reader);
 }
 
+/* Reader options: defaults, partial reads (with pread: few bytes read, nothing kept,
+ * the same values), release, and an options struct from an older, smaller header. */
+static void TestReaderOptions(void) {
+  wl_reader_options options;
+  wl_reader* whole = OpenSample();
+  wl_reader* partial = NULL;
+  size_t fc1 = 0;
+  wl_tensor_info info;
+  float* all;
+  float* rows;
+  uint64_t before;
+  wl_reader_options_init(&options);
+  CHECK(options.struct_size == sizeof(options));
+  CHECK(options.use_mmap != 0 && options.verify_checksums != 0 && options.partial_reads == 0);
+  CHECK(options.max_decompressed_bytes == ((uint64_t)16 << 30));
+  wl_reader_options_init(NULL); /* does nothing */
+  options.use_mmap = 0;
+  options.partial_reads = 1;
+  CHECK_OK(wl_reader_open_with_options(g_sample_path, &options, &partial));
+  CHECK(partial != NULL);
+  if (partial == NULL) {
+    wl_reader_close(whole);
+    return;
+  }
+  CHECK_OK(wl_reader_find_tensor(partial, "fc1", 3, &fc1));
+  info = Describe(partial, fc1);
+  all = DecodeAll(whole, fc1, info.element_count, 1);
+  rows = (float*)calloc((size_t)info.row_size * 2, sizeof(float));
+  CHECK(rows != NULL);
+  before = wl_reader_bytes_read(partial);
+  CHECK(before > 0); /* pread: the trailer and index */
+  CHECK_OK(wl_reader_decode_rows(partial, fc1, 3, 5, rows, (size_t)info.row_size * 2, 1));
+  CHECK(memcmp(rows, all + 3 * info.row_size, (size_t)info.row_size * 2 * sizeof(float)) == 0);
+  CHECK(wl_reader_bytes_read(partial) > before);
+  CHECK(wl_reader_cached_bytes(partial) == 0); /* partial reads keep nothing */
+  free(DecodeAll(partial, fc1, info.element_count, 1));
+  CHECK(wl_reader_cached_bytes(partial) > 0); /* a whole decode is kept ... */
+  wl_reader_release(partial, fc1);
+  CHECK(wl_reader_cached_bytes(partial) == 0); /* ... until released */
+  wl_reader_release(partial, 999);             /* out of range: nothing */
+  wl_reader_release(NULL, 0);
+  CHECK(wl_reader_cached_bytes(NULL) == 0 && wl_reader_bytes_read(NULL) == 0);
+  CHECK(wl_reader_bytes_read(whole) == 0); /* mapped */
+  wl_reader_close(partial);
+
+  /* A caller built against a header that had only struct_size and use_mmap. */
+  options.struct_size = offsetof(wl_reader_options, verify_checksums);
+  options.use_mmap = 1;
+  options.partial_reads = 1; /* beyond struct_size: not read, the default applies */
+  CHECK_OK(wl_reader_open_with_options(g_sample_path, &options, &partial));
+  CHECK(partial != NULL && wl_reader_bytes_read(partial) == 0);
+  wl_reader_close(partial);
+  options.struct_size = 1;
+  CHECK_STATUS(wl_reader_open_with_options(g_sample_path, &options, &partial), WL_INVALID_ARGUMENT);
+  CHECK(partial == NULL);
+  CHECK_OK(wl_reader_open_with_options(g_sample_path, NULL, &partial)); /* the defaults */
+  wl_reader_close(partial);
+  {
+    size_t size = 0;
+    unsigned char* bytes = ReadFile(g_sample_path, &size);
+    wl_reader_options_init(&options);
+    options.partial_reads = 1;
+    CHECK_OK(wl_reader_open_buffer_with_options(bytes, size, &options, &partial));
+    CHECK_OK(wl_reader_decode_rows(partial, fc1, 3, 5, rows, (size_t)info.row_size * 2, 1));
+    CHECK(memcmp(rows, all + 3 * info.row_size, (size_t)info.row_size * 2 * sizeof(float)) == 0);
+    wl_reader_close(partial);
+    free(bytes);
+  }
+  free(rows);
+  free(all);
+  wl_reader_close(whole);
+}
+
 int main(int argc, char** argv) {
   if (argc != 3) {
     fprintf(stderr, "usage: %s <sample.wl> <golden-errors directory>\n", argv[0]);
@@ -615,6 +688,7 @@ int main(int argc, char** argv) {
   TestGoldenErrorFiles();
   TestDamagedFilesInDetail();
   TestConcurrentDecode();
+  TestReaderOptions();
   printf("%d checks, %d failures (library %s)\n", g_checks, g_failures, wl_version_string());
   return g_failures == 0 ? 0 : 1;
 }

@@ -206,9 +206,52 @@ WL_API wl_status wl_reader_open(const char* path, wl_reader** out_reader);
  * the reader does not copy or own it. */
 WL_API wl_status wl_reader_open_buffer(const void* data, size_t size, wl_reader** out_reader);
 
+/* How a reader reads (weightless/reader.h, ReaderOptions). Members are only ever
+ * appended (convention 11): set struct_size to sizeof(wl_reader_options); members past
+ * an older caller's struct_size take their defaults. wl_reader_options_init sets the
+ * defaults. */
+typedef struct wl_reader_options {
+  size_t struct_size;
+  /* Non-zero (default): map the file read-only; 0: read it with pread. */
+  int use_mmap;
+  /* Non-zero (default): verify a section's checksum when it is first loaded whole. */
+  int verify_checksums;
+  /* 0 (default): the first decode of a tensor, of any range, loads its section whole
+   * (and keeps it: wl_reader_release). Non-zero: wl_reader_decode_rows and
+   * wl_reader_decode_weight on an uncompressed section read (or, mapped, touch) only the
+   * bytes of the shards covering the rows and keep nothing; such partial reads are
+   * structure-checked but not checksum-verified (the checksum covers the whole
+   * section), while wl_reader_decode and wl_reader_verify still verify. For apps that
+   * decode rows on demand. */
+  int partial_reads;
+  /* The most bytes one zstd section may decompress to; 0: the default (16 GiB). */
+  uint64_t max_decompressed_bytes;
+} wl_reader_options;
+
+/* Sets *options to the defaults, struct_size included. NULL does nothing. */
+WL_API void wl_reader_options_init(wl_reader_options* options);
+
+/* As wl_reader_open and wl_reader_open_buffer, with options (NULL: the defaults).
+ * Errors: as those, and WL_INVALID_ARGUMENT when options->struct_size is smaller than
+ * the struct_size member itself. */
+WL_API wl_status wl_reader_open_with_options(const char* path, const wl_reader_options* options,
+                                             wl_reader** out_reader);
+WL_API wl_status wl_reader_open_buffer_with_options(const void* data, size_t size,
+                                                    const wl_reader_options* options,
+                                                    wl_reader** out_reader);
+
 /* Closes a reader and releases everything it owns; every pointer obtained from it
  * becomes invalid. NULL is allowed and does nothing. */
 WL_API void wl_reader_close(wl_reader* reader);
+
+/* Drops what the reader keeps of tensor `index` (its bytes read with pread or
+ * decompressed); its next decode loads it again. An index out of range or a NULL
+ * reader does nothing. Safe while other threads decode (they keep their copy). */
+WL_API void wl_reader_release(const wl_reader* reader, size_t index);
+/* The bytes the reader keeps for decoded tensors (0 for an uncompressed mapped file),
+ * and the bytes it has read with pread since opening (0 when mapped). 0 for NULL. */
+WL_API uint64_t wl_reader_cached_bytes(const wl_reader* reader);
+WL_API uint64_t wl_reader_bytes_read(const wl_reader* reader);
 
 /* ---- The file -------------------------------------------------------------------- */
 

@@ -26,6 +26,7 @@
 using weightless::FileError;
 using weightless::MetadataEntry;
 using weightless::Reader;
+using weightless::ReaderOptions;
 using weightless::Result;
 using weightless::Status;
 using weightless::StatusCode;
@@ -237,6 +238,78 @@ wl_file_error wl_last_error_file_error(void) { return Last().file_error; }
 
 int wl_version_number(void) { return weightless::VersionNumber(); }
 const char* wl_version_string(void) { return weightless::VersionString(); }
+
+void wl_reader_options_init(wl_reader_options* options) {
+  if (options == nullptr) return;
+  std::memset(options, 0, sizeof *options);
+  options->struct_size = sizeof *options;
+  const ReaderOptions defaults;
+  options->use_mmap = defaults.use_mmap ? 1 : 0;
+  options->verify_checksums = defaults.verify_checksums ? 1 : 0;
+  options->partial_reads = defaults.partial_reads ? 1 : 0;
+  options->max_decompressed_bytes = defaults.max_decompressed_bytes;
+}
+
+namespace {
+
+// The C++ options for a caller's wl_reader_options (NULL: the defaults); members past
+// the caller's struct_size keep their defaults.
+wl_status ToReaderOptions(const wl_reader_options* given, ReaderOptions* out) {
+  *out = ReaderOptions();
+  if (given == nullptr) return WL_OK;
+  if (given->struct_size < sizeof given->struct_size) {
+    return Fail(WL_INVALID_ARGUMENT, WL_FILE_OK,
+                "options->struct_size is " + std::to_string(given->struct_size) +
+                    ", smaller than the struct_size member itself");
+  }
+  wl_reader_options o;
+  wl_reader_options_init(&o);
+  std::memcpy(&o, given, std::min(given->struct_size, sizeof o));
+  out->use_mmap = o.use_mmap != 0;
+  out->verify_checksums = o.verify_checksums != 0;
+  out->partial_reads = o.partial_reads != 0;
+  if (o.max_decompressed_bytes != 0) out->max_decompressed_bytes = o.max_decompressed_bytes;
+  return WL_OK;
+}
+
+}  // namespace
+
+wl_status wl_reader_open_with_options(const char* path, const wl_reader_options* options,
+                                      wl_reader** out_reader) {
+  if (out_reader != nullptr) *out_reader = nullptr;
+  return Guard([&] {
+    if (path == nullptr) return NullArgument("path");
+    if (out_reader == nullptr) return NullArgument("out_reader");
+    ReaderOptions o;
+    if (wl_status s = ToReaderOptions(options, &o); s != WL_OK) return s;
+    return Opened(Reader::Open(path, o), out_reader);
+  });
+}
+
+wl_status wl_reader_open_buffer_with_options(const void* data, size_t size,
+                                             const wl_reader_options* options,
+                                             wl_reader** out_reader) {
+  if (out_reader != nullptr) *out_reader = nullptr;
+  return Guard([&] {
+    if (data == nullptr && size > 0) return NullArgument("data");
+    if (out_reader == nullptr) return NullArgument("out_reader");
+    ReaderOptions o;
+    if (wl_status s = ToReaderOptions(options, &o); s != WL_OK) return s;
+    return Opened(Reader::OpenBuffer(static_cast<const uint8_t*>(data), size, o), out_reader);
+  });
+}
+
+void wl_reader_release(const wl_reader* reader, size_t index) {
+  if (reader != nullptr) reader->reader->Release(index);
+}
+
+uint64_t wl_reader_cached_bytes(const wl_reader* reader) {
+  return reader == nullptr ? 0 : reader->reader->cached_bytes();
+}
+
+uint64_t wl_reader_bytes_read(const wl_reader* reader) {
+  return reader == nullptr ? 0 : reader->reader->bytes_read();
+}
 
 wl_status wl_reader_open(const char* path, wl_reader** out_reader) {
   if (out_reader != nullptr) *out_reader = nullptr;
