@@ -134,7 +134,9 @@ Result<T> ParseValue(const std::string& text, const char* option, double lo, dou
 struct Options {
   std::vector<std::string> layers, exclude, keep, clusters, bits;
   double max_fp_rate = 0.06;
-  std::string encoding = "ribbon", storage = "auto", plain_codec = "none";
+  weightless::RetrievalKind kind = weightless::RetrievalKind::kRibbon;
+  weightless::LayerStorage storage = weightless::LayerStorage::kAuto;
+  weightless::Codec plain_codec = weightless::Codec::kNone;
   int seeds = 8, threads = 0;
   uint64_t seed = 0;
 };
@@ -172,8 +174,8 @@ Result<Row> EncodeOne(const InputTensor& in, const std::vector<float>& values, c
     eo.clusters = *ParseValue<uint32_t>(*v, "--clusters", 1, 65535);
   if (auto v = bits.Lookup(in.name)) eo.value_bits = *ParseValue<int>(*v, "--t", 0, 16);
   eo.max_false_positive_rate = o.max_fp_rate;
-  eo.kind = *weightless::ParseRetrievalKind(o.encoding);  // checked by the option
-  eo.storage = *weightless::ParseLayerStorage(o.storage);
+  eo.kind = o.kind;
+  eo.storage = o.storage;
   eo.seeds = o.seeds;
   eo.base_seed = o.seed;
   eo.threads = o.threads;
@@ -204,7 +206,7 @@ Result<Row> StorePlain(const InputTensor& in, const HostTensor& source,
   const weightless::DType dtype = in.type == ElementType::kF16    ? weightless::DType::kFloat16
                                   : in.type == ElementType::kBF16 ? weightless::DType::kBFloat16
                                                                   : weightless::DType::kFloat32;
-  const weightless::Codec codec = *weightless::ParseCodec(o.plain_codec);  // checked
+  const weightless::Codec codec = o.plain_codec;
   Status s = writer->AddDense(in.name, in.shape, values.data(), dtype, codec);
   if (!s.ok()) return s;
   Row row{in.name, wl_tools::ShapeText(in.shape), weightless::DTypeName(dtype), false, {}, 0, true};
@@ -371,10 +373,11 @@ int main(int argc, char** argv) {
                  "false-positive budget K/2^t per pruned weight when t is not given")
       ->check(CLI::Range(1e-6, 0.5))
       ->capture_default_str();
-  app.add_option("--encoding", o.encoding, "retrieval table kind")
+  std::string encoding = "ribbon", storage = "auto", plain_codec = "none";
+  app.add_option("--encoding", encoding, "retrieval table kind")
       ->check(wl_tools::NameIn(weightless::ParseRetrievalKind, "ribbon|bloomier"))
       ->capture_default_str();
-  app.add_option("--storage", o.storage,
+  app.add_option("--storage", storage,
                  "auto (a table unless packed codes are no larger), retrieval, packed-codes")
       ->check(wl_tools::NameIn(weightless::ParseLayerStorage, "auto|retrieval|packed-codes"))
       ->capture_default_str();
@@ -383,16 +386,18 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
   app.add_option("--seed", o.seed, "first table seed")->capture_default_str();
-  app.add_option("--plain-codec", o.plain_codec, "codec of the tensors stored as they are")
+  app.add_option("--plain-codec", plain_codec, "codec of the tensors stored as they are")
       ->check(wl_tools::NameIn(weightless::ParseCodec, "none|zstd"))
       ->capture_default_str();
   app.add_option("--threads", o.threads, "threads (0: one per core)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  o.storage = weightless::LayerStorageName(wl_tools::ParseNamed("wl-encode", "--storage", o.storage,
-                                                                weightless::ParseLayerStorage,
-                                                                weightless::LayerStorageName));
+  // The checks above accepted these names.
+  o.kind = *weightless::ParseRetrievalKind(encoding);
+  o.storage = wl_tools::ParseNamed("wl-encode", "--storage", storage, weightless::ParseLayerStorage,
+                                   weightless::LayerStorageName);
+  o.plain_codec = *weightless::ParseCodec(plain_codec);
   const std::string out_path = positionals.back();
   positionals.pop_back();
   return wl_tools::WithLastResort("wl-encode", 1,

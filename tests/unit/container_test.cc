@@ -354,6 +354,8 @@ TEST(ContainerTest, RoundToStoredIsWhatTheFileReadsBack) {
   const float zeros[] = {0.0f, -0.0f};
   EXPECT_EQ(DefaultInt8Scale(zeros, 2), 1.0f);
   EXPECT_EQ(DefaultInt8Scale(nullptr, 0), 1.0f);
+  const float subnormal[] = {std::numeric_limits<float>::denorm_min(), 0.0f};
+  EXPECT_EQ(DefaultInt8Scale(subnormal, 2), 1.0f);  // largest / 127 would round to 0
 
   std::mt19937 rng(3);
   std::normal_distribution<float> normal(0.0f, 3.0f);

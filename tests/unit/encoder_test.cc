@@ -691,12 +691,6 @@ TEST(ActivationCostTest, RefusesBadColumnEnergy) {
   EXPECT_NE(message(o).find("cost_kind = 7"), std::string::npos);
 }
 
-}  // namespace
-}  // namespace weightless
-
-namespace weightless {
-namespace {
-
 // One name table per enum: every value's name parses back to it, older spellings still
 // parse, and anything else is refused with the names listed.
 TEST(NameTablesTest, NamesRoundTripAndOlderSpellingsParse) {
@@ -730,20 +724,11 @@ TEST(NameTablesTest, NamesRoundTripAndOlderSpellingsParse) {
   EXPECT_TRUE(ParseDType("float64").status().IsInvalidArgument());
 }
 
-}  // namespace
-}  // namespace weightless
-
-namespace weightless {
-namespace {
-
 // The data flow simplify -> encode: EncodeLayer is Simplify followed by EncodeCodes, to
 // the byte.
 TEST(EncoderTest, EncodeLayerIsSimplifyThenEncodeCodes) {
-  std::mt19937 rng(21);
-  std::normal_distribution<float> normal;
   const std::vector<uint64_t> shape = {64, 300};
-  std::vector<float> w(64 * 300);
-  for (float& v : w) v = normal(rng);
+  const std::vector<float> w = GaussianLayer(64 * 300, 21);
   for (RetrievalKind kind : {RetrievalKind::kRibbon, RetrievalKind::kBloomier}) {
     EncodeOptions options;
     options.keep_fraction = 0.06;

@@ -235,12 +235,6 @@ TEST(ShareWeightsTest, CentroidGradientsMoveSharedWeights) {
   EXPECT_TRUE(ApplyCentroidGradients(grads, bad, 1, 0.1f, &centroids).IsInvalidArgument());
 }
 
-}  // namespace
-}  // namespace weightless
-
-namespace weightless {
-namespace {
-
 TEST(SimplifyTest, PrunesAndSharesIntoACodebook) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal;

@@ -106,27 +106,11 @@ CodesInput CopyCodes(const py::handle& codes, const py::handle& shape) {
   const py::array original = numpy.attr("asarray")(codes);
   // The same array when it already is C-contiguous (no copy).
   const py::array array = numpy.attr("ascontiguousarray")(original);
-  const char kind = array.dtype().kind();
-  const py::ssize_t size = array.itemsize();
   CodesInput input;
   py::ssize_t bad = -1;
-  if (kind == 'u' && size == 1)
-    bad = AppendCodes<uint8_t>(array, &input.codes);
-  else if (kind == 'u' && size == 2)
-    bad = AppendCodes<uint16_t>(array, &input.codes);
-  else if (kind == 'u' && size == 4)
-    bad = AppendCodes<uint32_t>(array, &input.codes);
-  else if (kind == 'u' && size == 8)
-    bad = AppendCodes<uint64_t>(array, &input.codes);
-  else if (kind == 'i' && size == 1)
-    bad = AppendCodes<int8_t>(array, &input.codes);
-  else if (kind == 'i' && size == 2)
-    bad = AppendCodes<int16_t>(array, &input.codes);
-  else if (kind == 'i' && size == 4)
-    bad = AppendCodes<int32_t>(array, &input.codes);
-  else if (kind == 'i' && size == 8)
-    bad = AppendCodes<int64_t>(array, &input.codes);
-  else {
+  const bool integers = WithIntegerType(
+      array.dtype(), [&](auto zero) { bad = AppendCodes<decltype(zero)>(array, &input.codes); });
+  if (!integers) {
     throw py::type_error("codes must be an array of integers, not of " +
                          std::string(py::str(array.dtype())));
   }

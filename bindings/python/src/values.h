@@ -46,6 +46,31 @@ FloatInput CopyFloat32(const pybind11::handle& array_like);
 // functions.
 pybind11::array_t<float, pybind11::array::c_style> AsFloat32(const pybind11::handle& array_like);
 
+// Calls fn(T{}) with T the C++ integer type of `dtype` (signed or unsigned, of 1, 2, 4
+// or 8 bytes) and returns true; returns false for any other dtype.
+template <typename Fn>
+bool WithIntegerType(const pybind11::dtype& dtype, Fn&& fn) {
+  const char kind = dtype.kind();
+  if (kind != 'u' && kind != 'i') return false;
+  const bool is_signed = kind == 'i';
+  switch (dtype.itemsize()) {
+    case 1:
+      is_signed ? fn(int8_t{}) : fn(uint8_t{});
+      return true;
+    case 2:
+      is_signed ? fn(int16_t{}) : fn(uint16_t{});
+      return true;
+    case 4:
+      is_signed ? fn(int32_t{}) : fn(uint32_t{});
+      return true;
+    case 8:
+      is_signed ? fn(int64_t{}) : fn(uint64_t{});
+      return true;
+    default:
+      return false;
+  }
+}
+
 // Layer codes (0 = pruned, c = centroid c - 1) copied from an integer array-like (any
 // integer dtype, converted in one pass with no temporaries besides the copy), and
 // their shape: the array's, or `shape` when that is not None (then it must hold as many

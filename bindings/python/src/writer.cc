@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -257,30 +258,25 @@ py::array DecodeEncodedCodesInto(const EncodedLayer& layer, const py::handle& ou
   if (!out.writeable() || !(out.flags() & py::array::c_style)) {
     throw py::value_error("out must be writable and C-contiguous");
   }
-  const char kind = out.dtype().kind();
-  const py::ssize_t size = out.itemsize();
   const uint64_t k = layer.centroids.size();
-  if ((kind != 'u' && kind != 'i') || (size == 1 && k > (kind == 'u' ? 255u : 127u)) ||
-      (size == 2 && kind == 'i' && k > 32767)) {
-    throw py::type_error("out of dtype " + std::string(py::str(out.dtype())) +
-                         " cannot hold codes 0.." + std::to_string(k));
-  }
   void* data = out.mutable_data();
   Status s;
-  {
+  const bool integers = WithIntegerType(out.dtype(), [&](auto zero) {
+    using Int = decltype(zero);
+    if (static_cast<uint64_t>(std::numeric_limits<Int>::max()) < k) {
+      throw py::type_error("out of dtype " + std::string(py::str(out.dtype())) +
+                           " cannot hold codes 0.." + std::to_string(k));
+    }
     py::gil_scoped_release release;
-    if (kind == 'u' && size == 1)
-      s = DecodeCodesInto(layer, n, static_cast<uint8_t*>(data), threads);
-    else if (kind == 'u' && size == 2)
+    if constexpr (std::is_same_v<Int, uint16_t>) {  // the codes' own type: no slices
       s = DecodeLayerCodes(layer, 0, n, static_cast<uint16_t*>(data), threads);
-    else if (kind == 'i' && size == 1)
-      s = DecodeCodesInto(layer, n, static_cast<int8_t*>(data), threads);
-    else if (kind == 'i' && size == 2)
-      s = DecodeCodesInto(layer, n, static_cast<int16_t*>(data), threads);
-    else if (size == 4)
-      s = DecodeCodesInto(layer, n, static_cast<int32_t*>(data), threads);
-    else
-      s = DecodeCodesInto(layer, n, static_cast<int64_t*>(data), threads);
+    } else {
+      s = DecodeCodesInto(layer, n, static_cast<Int*>(data), threads);
+    }
+  });
+  if (!integers) {
+    throw py::type_error("out of dtype " + std::string(py::str(out.dtype())) +
+                         " cannot hold codes 0.." + std::to_string(k));
   }
   ThrowIfError(s);
   return out;
@@ -398,7 +394,7 @@ class PyWriter {
 
   py::object path_;
   std::mutex mu_;
-  std::optional<Writer> writer_;  // null once finished or abandoned
+  std::optional<Writer> writer_;  // empty once finished or abandoned
 };
 
 std::string LayerRepr(const EncodedLayer& layer) {

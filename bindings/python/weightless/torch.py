@@ -579,10 +579,14 @@ def encode(model, name, t=None, *, seeds=8, cost="activation", calibration=None,
     distributed = check_ranks and _distributed()
     previous = shared.codes.clone() if distributed else None  # to restore on refusal
     with torch.no_grad():
-        if shared.codes.device.type == "cpu":  # decoded into the buffer: no copy of the layer
-            layer.codes(out=shared.codes.numpy())
-        else:
-            shared.codes.copy_(torch.from_numpy(layer.codes().astype(np.int32)))
+        # Decoded into the buffer itself (on the CPU) or into a CPU twin of it: no copy of
+        # the layer in another dtype.
+        on_cpu = shared.codes.device.type == "cpu"
+        host = shared.codes if on_cpu else torch.empty_like(shared.codes, device="cpu")
+        layer.codes(out=host.numpy())
+        if not on_cpu:
+            shared.codes.copy_(host)
+        del host
     if distributed:
         try:
             _check_ranks_agree(name, shared.codes.cpu().numpy())

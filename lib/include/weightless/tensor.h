@@ -134,7 +134,8 @@ WEIGHTLESS_EXPORT float BFloat16ToFloat(uint16_t bits);
 WEIGHTLESS_EXPORT int8_t QuantizeInt8(float value, float int8_scale);
 
 // The scale writers use when none is given: the largest finite magnitude among the n
-// values maps to 127; 1 when none is finite and non-zero.
+// values maps to 127; 1 when none is finite and non-zero (or all are so small that
+// that scale would round to 0). Always finite and positive.
 WEIGHTLESS_EXPORT float DefaultInt8Scale(const float* values, uint64_t n);
 
 // Rounds n values in place to what a reader gets back when they are stored as `dtype`

@@ -11,7 +11,6 @@
 #include <exception>
 #include <memory>
 #include <new>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -33,7 +32,7 @@ using weightless::StatusCode;
 using weightless::TensorInfo;
 
 struct wl_reader {
-  std::optional<Reader> reader;
+  Reader reader;
 };
 
 struct wl_verify_report {
@@ -163,7 +162,7 @@ wl_status NullArgument(const char* what) noexcept {
 // Checks the reader and the tensor index; on success *info is the tensor.
 wl_status CheckTensor(const wl_reader* reader, size_t index, const TensorInfo** info) {
   if (reader == nullptr) return NullArgument("reader");
-  const Reader& r = *reader->reader;
+  const Reader& r = reader->reader;
   if (index >= r.tensor_count()) {
     return Fail(WL_OUT_OF_RANGE, WL_FILE_OK,
                 "tensor index " + std::to_string(index) + " is not below the tensor count " +
@@ -190,7 +189,7 @@ wl_status CheckOutput(const TensorInfo& t, const float* out, size_t capacity, ui
 
 wl_status CheckMetadata(const wl_reader* reader, size_t entry, const MetadataEntry** out) {
   if (reader == nullptr) return NullArgument("reader");
-  const std::vector<MetadataEntry>& metadata = reader->reader->metadata();
+  const std::vector<MetadataEntry>& metadata = reader->reader.metadata();
   if (entry >= metadata.size()) {
     return Fail(WL_OUT_OF_RANGE, WL_FILE_OK,
                 "metadata entry " + std::to_string(entry) + " is not below the entry count " +
@@ -300,47 +299,37 @@ wl_status wl_reader_open_buffer_with_options(const void* data, size_t size,
 }
 
 void wl_reader_release(const wl_reader* reader, size_t index) {
-  if (reader != nullptr) reader->reader->Release(index);
+  if (reader != nullptr) reader->reader.Release(index);
 }
 
 uint64_t wl_reader_cached_bytes(const wl_reader* reader) {
-  return reader == nullptr ? 0 : reader->reader->cached_bytes();
+  return reader == nullptr ? 0 : reader->reader.cached_bytes();
 }
 
 uint64_t wl_reader_bytes_read(const wl_reader* reader) {
-  return reader == nullptr ? 0 : reader->reader->bytes_read();
+  return reader == nullptr ? 0 : reader->reader.bytes_read();
 }
 
 wl_status wl_reader_open(const char* path, wl_reader** out_reader) {
-  if (out_reader != nullptr) *out_reader = nullptr;
-  return Guard([&] {
-    if (path == nullptr) return NullArgument("path");
-    if (out_reader == nullptr) return NullArgument("out_reader");
-    return Opened(Reader::Open(path), out_reader);
-  });
+  return wl_reader_open_with_options(path, nullptr, out_reader);
 }
 
 wl_status wl_reader_open_buffer(const void* data, size_t size, wl_reader** out_reader) {
-  if (out_reader != nullptr) *out_reader = nullptr;
-  return Guard([&] {
-    if (data == nullptr && size > 0) return NullArgument("data");
-    if (out_reader == nullptr) return NullArgument("out_reader");
-    return Opened(Reader::OpenBuffer(static_cast<const uint8_t*>(data), size), out_reader);
-  });
+  return wl_reader_open_buffer_with_options(data, size, nullptr, out_reader);
 }
 
 void wl_reader_close(wl_reader* reader) { delete reader; }
 
 uint32_t wl_reader_format_major(const wl_reader* reader) {
-  return reader == nullptr ? 0 : reader->reader->format_major();
+  return reader == nullptr ? 0 : reader->reader.format_major();
 }
 
 uint32_t wl_reader_format_minor(const wl_reader* reader) {
-  return reader == nullptr ? 0 : reader->reader->format_minor();
+  return reader == nullptr ? 0 : reader->reader.format_minor();
 }
 
 size_t wl_reader_tensor_count(const wl_reader* reader) {
-  return reader == nullptr ? 0 : reader->reader->tensor_count();
+  return reader == nullptr ? 0 : reader->reader.tensor_count();
 }
 
 wl_status wl_reader_find_tensor(const wl_reader* reader, const char* name, size_t name_length,
@@ -350,7 +339,7 @@ wl_status wl_reader_find_tensor(const wl_reader* reader, const char* name, size_
     if (name == nullptr && name_length > 0) return NullArgument("name");
     if (out_index == nullptr) return NullArgument("out_index");
     Result<size_t> found =
-        reader->reader->FindTensor(std::string_view(name == nullptr ? "" : name, name_length));
+        reader->reader.FindTensor(std::string_view(name == nullptr ? "" : name, name_length));
     if (!found.ok()) return FromStatus(found.status());
     *out_index = *found;
     return Succeed();
@@ -418,7 +407,7 @@ wl_status wl_reader_decode(const wl_reader* reader, size_t index, float* out, si
     if (wl_status s = CheckTensor(reader, index, &t); s != WL_OK) return s;
     const uint64_t n = t->element_count();
     if (wl_status s = CheckOutput(*t, out, out_capacity, n, threads); s != WL_OK) return s;
-    return FromStatus(reader->reader->Decode(index, out, n, threads));
+    return FromStatus(reader->reader.Decode(index, out, n, threads));
   });
 }
 
@@ -430,7 +419,7 @@ wl_status wl_reader_decode_rows(const wl_reader* reader, size_t index, uint64_t 
     if (Status s = t->CheckRowRange(row_begin, row_end); !s.ok()) return FromStatus(s);
     const uint64_t n = (row_end - row_begin) * t->row_size();
     if (wl_status s = CheckOutput(*t, out, out_capacity, n, threads); s != WL_OK) return s;
-    return FromStatus(reader->reader->DecodeRows(index, row_begin, row_end, out, n, threads));
+    return FromStatus(reader->reader.DecodeRows(index, row_begin, row_end, out, n, threads));
   });
 }
 
@@ -439,7 +428,7 @@ wl_status wl_reader_decode_weight(const wl_reader* reader, size_t index, uint64_
   return Guard([&] {
     if (reader == nullptr) return NullArgument("reader");
     if (out_value == nullptr) return NullArgument("out_value");
-    Result<float> value = reader->reader->DecodeWeight(index, flat_index);  // checks index
+    Result<float> value = reader->reader.DecodeWeight(index, flat_index);  // checks index
     if (!value.ok()) return FromStatus(value.status());
     *out_value = *value;
     return Succeed();
@@ -451,7 +440,7 @@ wl_status wl_reader_verify(const wl_reader* reader, wl_verify_report** out_repor
   return Guard([&] {
     if (reader == nullptr) return NullArgument("reader");
     if (out_report == nullptr) return NullArgument("out_report");
-    const std::vector<Status> problems = reader->reader->Verify();
+    const std::vector<Status> problems = reader->reader.Verify();
     auto report = std::make_unique<wl_verify_report>();
     report->problems.reserve(problems.size());
     for (const Status& p : problems) {
@@ -486,7 +475,7 @@ wl_status wl_verify_report_problem(const wl_verify_report* report, size_t i, wl_
 void wl_verify_report_free(wl_verify_report* report) { delete report; }
 
 size_t wl_reader_metadata_count(const wl_reader* reader) {
-  return reader == nullptr ? 0 : reader->reader->metadata().size();
+  return reader == nullptr ? 0 : reader->reader.metadata().size();
 }
 
 wl_status wl_reader_find_metadata(const wl_reader* reader, const char* key, size_t key_length,
@@ -496,7 +485,7 @@ wl_status wl_reader_find_metadata(const wl_reader* reader, const char* key, size
     if (key == nullptr && key_length > 0) return NullArgument("key");
     if (out_entry == nullptr) return NullArgument("out_entry");
     const std::string_view wanted(key == nullptr ? "" : key, key_length);
-    const std::vector<MetadataEntry>& metadata = reader->reader->metadata();
+    const std::vector<MetadataEntry>& metadata = reader->reader.metadata();
     for (size_t i = 0; i < metadata.size(); ++i) {
       if (metadata[i].key == wanted) {
         *out_entry = i;

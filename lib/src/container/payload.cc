@@ -20,7 +20,10 @@ float DefaultInt8Scale(const float* values, uint64_t n) {
   for (uint64_t i = 0; i < n; ++i) {
     if (std::isfinite(values[i])) largest = std::max(largest, std::fabs(values[i]));
   }
-  return largest > 0.0f ? largest / 127.0f : 1.0f;
+  // A largest magnitude below 127 * the smallest subnormal would give a scale of 0;
+  // 1 then stores those values as 0 (they are within 1e-43 of it).
+  const float scale = largest / 127.0f;
+  return scale > 0.0f ? scale : 1.0f;
 }
 
 void RoundToStored(float* values, uint64_t n, DType dtype, float int8_scale) {

@@ -108,10 +108,20 @@ class Source {
   Result<const uint8_t*> Read(uint64_t offset, uint64_t size, std::vector<uint8_t>* buffer) const {
     if (data_ != nullptr) return data_ + offset;
     buffer->resize(size);
+    Status s = ReadInto(offset, size, buffer->data());
+    if (!s.ok()) return s;
+    return buffer->data();
+  }
+
+  // Bytes [offset, offset + size) copied into out[0..size). REQUIRES: as Read.
+  Status ReadInto(uint64_t offset, uint64_t size, uint8_t* out) const {
+    if (data_ != nullptr) {
+      if (size > 0) std::memcpy(out, data_ + offset, size);
+      return Status::OK();
+    }
     uint64_t done = 0;
     while (done < size) {
-      const ssize_t n =
-          ::pread(fd_, buffer->data() + done, size - done, static_cast<off_t>(offset + done));
+      const ssize_t n = ::pread(fd_, out + done, size - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
       if (n < 0) return IoStatus("read", path_, errno);
       if (n == 0) {
@@ -121,19 +131,6 @@ class Source {
       done += static_cast<uint64_t>(n);
       bytes_read_.fetch_add(static_cast<uint64_t>(n), std::memory_order_relaxed);
     }
-    return buffer->data();
-  }
-
-  // Bytes [offset, offset + size) into out[0..size). REQUIRES: as Read.
-  Status ReadInto(uint64_t offset, uint64_t size, uint8_t* out) const {
-    if (data_ != nullptr) {
-      std::memcpy(out, data_ + offset, size);
-      return Status::OK();
-    }
-    std::vector<uint8_t> buffer;
-    Result<const uint8_t*> read = Read(offset, size, &buffer);
-    if (!read.ok()) return read.status();
-    if (size > 0) std::memcpy(out, *read, size);
     return Status::OK();
   }
 
@@ -237,6 +234,22 @@ struct Reader::Impl {
     return Status::OK();
   }
 
+  // The structure checks of a whole section in data[0..size), whether loaded or read
+  // in place: a retrieval table opened and cross-checked (into *table), packed codes'
+  // tail. Dense sections have none.
+  Status CheckStructure(size_t i, const uint8_t* data, uint64_t size,
+                        std::optional<RetrievalView>* table) const {
+    const TensorInfo& t = index.tensors[i];
+    if (t.storage == Storage::kRetrieval) {
+      Result<RetrievalView> view = OpenTable(i, data, size);
+      if (!view.ok()) return view.status();
+      *table = *view;
+    } else if (t.storage == Storage::kPackedCodes) {
+      return CheckPackedTail(i, data, size);
+    }
+    return Status::OK();
+  }
+
   // Loads payload i whole: read, verify (when asked), decompress, validate. Caches
   // nothing.
   Result<std::shared_ptr<const Payload>> LoadPayload(size_t i, bool verify) const {
@@ -272,14 +285,8 @@ struct Reader::Impl {
       p->data = p->owned.data();
     }
     p->size = t.raw_bytes;
-    if (t.storage == Storage::kRetrieval) {
-      Result<RetrievalView> view = OpenTable(i, p->data, p->size);
-      if (!view.ok()) return view.status();
-      p->table = *view;
-    } else if (t.storage == Storage::kPackedCodes) {
-      Status s = CheckPackedTail(i, p->data, p->size);
-      if (!s.ok()) return s;
-    }
+    Status s = CheckStructure(i, p->data, p->size, &p->table);
+    if (!s.ok()) return s;
     return std::shared_ptr<const Payload>(std::move(p));
   }
 
@@ -326,7 +333,7 @@ struct Reader::Impl {
 
   // Decodes [begin, end) of tensor i. `whole` is true for Decode(); otherwise, with
   // options.partial_reads, an uncompressed section that is not loaded is read only
-  // where [begin, end) needs it (ReadPart).
+  // where [begin, end) needs it (DecodePart).
   Status DecodeRange(size_t i, uint64_t begin, uint64_t end, float* out, int threads,
                      bool whole) const {
     const TensorInfo& t = index.tensors[i];
@@ -349,22 +356,14 @@ struct Reader::Impl {
   Status DecodePart(size_t i, uint64_t begin, uint64_t end, float* out, int threads) const {
     const TensorInfo& t = index.tensors[i];
     const uint64_t section = t.section_offset, size = t.stored_bytes;
-    if (source->mapped()) {
-      const uint8_t* data = nullptr;
+    if (source->mapped()) {  // in place: only the pages decoding touches are read
       std::vector<uint8_t> unused;
-      Result<const uint8_t*> mapped = source->Read(section, size, &unused);  // no copy
-      if (!mapped.ok()) return mapped.status();
-      data = *mapped;
+      Result<const uint8_t*> data = source->Read(section, size, &unused);  // no copy
+      if (!data.ok()) return data.status();
       std::optional<RetrievalView> table;
-      if (t.storage == Storage::kRetrieval) {
-        Result<RetrievalView> view = OpenTable(i, data, size);
-        if (!view.ok()) return view.status();
-        table = *view;
-      } else if (t.storage == Storage::kPackedCodes) {
-        Status s = CheckPackedTail(i, data, size);
-        if (!s.ok()) return s;
-      }
-      return DecodeFrom(t, data, table, begin, end, out, threads);
+      Status s = CheckStructure(i, *data, size, &table);
+      if (!s.ok()) return s;
+      return DecodeFrom(t, *data, table, begin, end, out, threads);
     }
     switch (t.storage) {
       case Storage::kDense: {
@@ -441,10 +440,10 @@ struct Reader::Impl {
                            data + cells_offset + r.begin);
       if (!s.ok()) return s.WithContext(Label(i));
     }
-    Result<RetrievalView> table = OpenTable(i, data, size);
-    if (!table.ok()) return table.status();
-    return table->DecodeFloats(begin, end, t.centroids.data(),
-                               static_cast<uint32_t>(t.centroids.size()), out, threads);
+    std::optional<RetrievalView> table;
+    s = CheckStructure(i, data, size, &table);
+    if (!s.ok()) return s;
+    return DecodeFrom(t, data, table, begin, end, out, threads);
   }
 };
 

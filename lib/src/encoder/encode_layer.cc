@@ -31,17 +31,6 @@ int BitsFor(uint32_t k) {
   return b;
 }
 
-// The options of pruning and weight sharing (EncodeLayer only).
-Status CheckSimplifyOptions(const EncodeOptions& o) {
-  if (o.clusters < 1 || o.clusters > 65535) {
-    return Status::InvalidArgument("clusters (K) = " + Num(o.clusters), "must be 1..65535");
-  }
-  if (!(o.keep_fraction >= 0 && o.keep_fraction <= 1)) {
-    return Status::InvalidArgument("keep_fraction must be in [0, 1]");
-  }
-  return Status::OK();
-}
-
 // The options of the table and its seed search (EncodeLayer and EncodeCodes).
 Status CheckTableOptions(const EncodeOptions& o) {
   if (o.value_bits < 0 || o.value_bits > 16) {
@@ -400,8 +389,7 @@ LayerStats EncodedLayer::layer_stats() const {
 
 Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_t>& shape,
                                  const EncodeOptions& options, const LayerInputs& layer) {
-  Status s = CheckSimplifyOptions(options);
-  if (!s.ok()) return s;
+  // Simplify checks keep_fraction, clusters and the weights.
   Result<uint64_t> count = CheckLayer(options, layer, shape);
   if (!count.ok()) return count.status();
   const uint64_t n = *count;

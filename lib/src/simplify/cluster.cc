@@ -245,9 +245,6 @@ Status ApplyCentroidGradients(const float* gradients, const uint16_t* codes, siz
   return Status::OK();
 }
 
-}  // namespace weightless
-
-namespace weightless {
 namespace {
 constexpr names::Entry<ClusterMethod> kClusterMethodNames[] = {
     {ClusterMethod::kOptimal, "optimal"},
