@@ -144,7 +144,7 @@ void CompareLayer(const char* name, uint64_t rows, uint64_t cols, double keep,
   auto weightless_row = [&](const char* label, EncodedLayer layer) {
     MemoryStream stream;
     auto writer = Check(weightless::Writer::ToStream(&stream), "writer");
-    Check(writer.AddEncodedLayer("w", layer), "add layer");
+    Check(writer.AddSection("w", layer.section), "add layer");
     Check(writer.Finish(), "finish");
     auto reader =
         Check(weightless::Reader::OpenBuffer(stream.bytes.data(), stream.bytes.size()), "open");

@@ -184,7 +184,7 @@ Result<Row> EncodeOne(const InputTensor& in, const std::vector<float>& values, c
     return Status::InvalidArgument("tensor '" + in.name + "': " + layer.status().ToString());
   std::vector<float> decoded(values.size());
   Status s = weightless::DecodeLayer(*layer, decoded.data(), o.threads);
-  if (s.ok()) s = writer->AddEncodedLayer(in.name, *layer);
+  if (s.ok()) s = writer->AddSection(in.name, layer->section);
   if (!s.ok()) return s;
   double error = 0, norm = 0;
   for (size_t i = 0; i < values.size(); ++i) {
@@ -194,7 +194,7 @@ Result<Row> EncodeOne(const InputTensor& in, const std::vector<float>& values, c
   }
   row.relative_error = norm > 0 ? std::sqrt(error / norm) : 0;
   row.stats = layer->stats;
-  row.stored_as = layer->storage == weightless::Storage::kRetrieval
+  row.stored_as = layer->storage() == weightless::Storage::kRetrieval
                       ? std::string(weightless::RetrievalKindName(eo.kind))
                       : "packed";
   return row;

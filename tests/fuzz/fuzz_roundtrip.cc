@@ -56,11 +56,10 @@ bool SameLayer(const EncodedLayer& a, const EncodedLayer& b) {
       x.added_squared_error == y.added_squared_error && x.chosen_cost == y.chosen_cost &&
       x.first_seed_cost == y.first_seed_cost &&
       x.clustering_squared_error == y.clustering_squared_error;
-  return same_stats && a.shape == b.shape && a.storage == b.storage &&
-         a.centroids.size() == b.centroids.size() &&
-         SameBits(a.centroids.data(), b.centroids.data(), a.centroids.size()) &&
-         a.packed_codes == b.packed_codes && a.table.has_value() == b.table.has_value() &&
-         (!a.table || a.table->bytes() == b.table->bytes());
+  return same_stats && a.shape() == b.shape() && a.storage() == b.storage() &&
+         a.centroids().size() == b.centroids().size() &&
+         SameBits(a.centroids().data(), b.centroids().data(), a.centroids().size()) &&
+         a.section.bytes() == b.section.bytes();
 }
 
 std::vector<uint8_t> WriteFile(const EncodedLayer& layer, Codec codec) {
@@ -71,7 +70,7 @@ std::vector<uint8_t> WriteFile(const EncodedLayer& layer, Codec codec) {
   FUZZ_CHECK(w.ok());
   RetrainInfo retrain;
   retrain.encode_order = 0;
-  FUZZ_CHECK(w->AddEncodedLayer("layer", layer, retrain, codec).ok());
+  FUZZ_CHECK(w->AddSection("layer", layer.section, retrain, codec).ok());
   FUZZ_CHECK(w->SetMetadata("kept", static_cast<int64_t>(layer.stats.kept)).ok());
   FUZZ_CHECK(w->Finish().ok());
   return out.bytes;
@@ -175,15 +174,16 @@ void RoundTrip(const uint8_t* data, size_t size) {
   FUZZ_CHECK(c.ok() && SameLayer(layer, *c));
 
   const EncodeStats& st = layer.stats;
-  const uint32_t k = static_cast<uint32_t>(layer.centroids.size());
+  const uint32_t k = static_cast<uint32_t>(layer.centroids().size());
   FUZZ_CHECK(st.weights == n && st.kept == keys.size() && st.clusters == k);
   FUZZ_CHECK(k >= 1 && k <= o.clusters && (uint64_t{1} << st.value_bits) > k);
-  FUZZ_CHECK(std::is_sorted(layer.centroids.begin(), layer.centroids.end()));
-  for (float x : layer.centroids) FUZZ_CHECK(std::isfinite(x));
-  FUZZ_CHECK(layer.storage == (layer.table ? Storage::kRetrieval : Storage::kPackedCodes));
-  if (o.storage == LayerStorage::kPackedCodes) FUZZ_CHECK(layer.storage == Storage::kPackedCodes);
-  if (o.storage == LayerStorage::kRetrieval) FUZZ_CHECK(layer.storage == Storage::kRetrieval);
-  if (layer.storage == Storage::kRetrieval && o.value_bits != 0) {
+  FUZZ_CHECK(std::is_sorted(layer.centroids().begin(), layer.centroids().end()));
+  for (float x : layer.centroids()) FUZZ_CHECK(std::isfinite(x));
+  const bool retrieval = layer.storage() == Storage::kRetrieval;
+  FUZZ_CHECK(retrieval == (layer.section.view().table() != nullptr));
+  if (o.storage == LayerStorage::kPackedCodes) FUZZ_CHECK(!retrieval);
+  if (o.storage == LayerStorage::kRetrieval) FUZZ_CHECK(retrieval);
+  if (retrieval && o.value_bits != 0) {
     FUZZ_CHECK(st.value_bits == o.value_bits);
   }
 
@@ -198,14 +198,14 @@ void RoundTrip(const uint8_t* data, size_t size) {
   FUZZ_CHECK(r.Verify().empty());
   FUZZ_CHECK(r.tensor_count() == 1);
   const TensorInfo& t = r.tensor(0);
-  FUZZ_CHECK(t.name == "layer" && t.shape == shape && t.storage == layer.storage);
+  FUZZ_CHECK(t.name == "layer" && t.shape == shape && t.storage == layer.storage());
   FUZZ_CHECK(t.code_bits == st.value_bits && t.codec == codec);
-  FUZZ_CHECK(t.centroids.size() == k && SameBits(t.centroids.data(), layer.centroids.data(), k));
+  FUZZ_CHECK(t.centroids.size() == k && SameBits(t.centroids.data(), layer.centroids().data(), k));
   FUZZ_CHECK(t.stats.kept == st.kept && t.stats.false_positives == st.false_positives &&
              t.stats.added_squared_error == st.added_squared_error);
-  if (layer.table) {
+  if (retrieval) {
     FUZZ_CHECK(t.retrieval_kind == o.kind && t.retrieval_seed == st.chosen_seed);
-    FUZZ_CHECK(t.cells == layer.table->view().cell_count());
+    FUZZ_CHECK(t.cells == layer.section.view().table()->cell_count());
   }
   std::vector<float> decoded(n), expected(n);
   FUZZ_CHECK(r.Decode(0, decoded.data(), n).ok());
@@ -214,28 +214,29 @@ void RoundTrip(const uint8_t* data, size_t size) {
 
   // Every kept weight decodes to its own cluster's centroid.
   FUZZ_CHECK(clustering->centroids.size() == k &&
-             SameBits(clustering->centroids.data(), layer.centroids.data(), k));
+             SameBits(clustering->centroids.data(), layer.centroids().data(), k));
   float max_abs = 0;
   for (float x : kept) max_abs = std::max(max_abs, std::fabs(x));
   uint64_t false_positives = 0;
   size_t j = 0;
+  Result<std::vector<uint16_t>> codes = DecodeLayerCodes(layer, 1);  // above K read as 0
+  FUZZ_CHECK(codes.ok() && codes->size() == n);
   for (uint64_t i = 0; i < n; ++i) {
-    const uint32_t code =
-        layer.table ? layer.table->view().Lookup(i) : static_cast<uint32_t>(layer.packed_codes[i]);
+    const uint32_t code = (*codes)[i];
     if (mask[i]) {
       const uint16_t own = clustering->codes[j++];
       FUZZ_CHECK(code == own && code >= 1 && code <= k);
-      FUZZ_CHECK(decoded[i] == layer.centroids[code - 1]);
+      FUZZ_CHECK(decoded[i] == layer.centroids()[code - 1]);
       if (o.cluster_method == ClusterMethod::kOptimal) {
         // Nearest centroid, up to rounding of the centroids to float.
         const double d = std::fabs(static_cast<double>(w[i]) - decoded[i]);
-        for (float centroid : layer.centroids) {
+        for (float centroid : layer.centroids()) {
           FUZZ_CHECK(d <= std::fabs(static_cast<double>(w[i]) - centroid) + 1e-5 * max_abs);
         }
       }
     } else if (code >= 1 && code <= k) {
-      FUZZ_CHECK(layer.table.has_value());
-      FUZZ_CHECK(decoded[i] == layer.centroids[code - 1]);
+      FUZZ_CHECK(retrieval);
+      FUZZ_CHECK(decoded[i] == layer.centroids()[code - 1]);
       ++false_positives;
     } else {
       FUZZ_CHECK(decoded[i] == 0.0f);

@@ -110,9 +110,10 @@ inline std::vector<uint8_t> ThreeShardFile() {
   auto table = RetrievalTable::Build(300, keys.data(), codes.data(), keys.size(), options);
   testing_util::VectorOutputStream stream;
   auto w = Writer::ToStream(&stream);
-  if (!table.ok() || table->view().shard_count() != 3 || !w.ok() ||
-      !w->AddRetrievalLayer("fc", {30, 10}, *table, {0.5f, -0.5f, 0.25f}).ok() ||
-      !w->Finish().ok()) {
+  if (!table.ok() || table->view().shard_count() != 3 || !w.ok()) std::abort();
+  auto section =
+      EncodedSection::Retrieval({30, 10}, std::move(table).value(), {0.5f, -0.5f, 0.25f});
+  if (!section.ok() || !w->AddSection("fc", *section).ok() || !w->Finish().ok()) {
     std::abort();
   }
   return stream.bytes;

@@ -123,6 +123,24 @@ def test_packed_codes_layer_is_exact(sample):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_codes_are_what_decode_reads(sample, name):
+    t = sample[name]
+    if t.storage == "dense":
+        with pytest.raises(weightless.InvalidArgumentError, match="it has no codes"):
+            t.codes()
+        return
+    codes = t.codes()
+    assert codes.dtype == np.uint16 and codes.shape == t.shape
+    assert codes.max() <= len(t.centroids)
+    expected = np.where(codes > 0, t.centroids[np.maximum(codes, 1) - 1], 0).astype(np.float32)
+    np.testing.assert_array_equal(t.decode(), expected)
+    rows = t.rows
+    np.testing.assert_array_equal(t.codes(rows // 3, rows // 3 + 2), codes[rows // 3:rows // 3 + 2])
+    with pytest.raises(IndexError):
+        t.codes(0, rows + 1)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_rows_and_weights_agree_with_decode(sample, name):
     t = sample[name]
     full = t.decode()

@@ -87,7 +87,7 @@ def test_with_centroids_keeps_the_table(tmp_path, storage):
     with weightless.open(tmp_path / "m.wl") as f:
         np.testing.assert_array_equal(f["fc"].decode(), trained.decode())
         assert f["fc"].stats["added_squared_error"] == 1.5
-    with pytest.raises(weightless.InvalidArgumentError, match="3 centroids given; the layer has K = 4"):
+    with pytest.raises(weightless.InvalidArgumentError, match="3 centroids given: the section has K = 4"):
         layer.with_centroids([1, 2, 3])
     with pytest.raises(weightless.InvalidArgumentError, match=r"centroid 2 \(code 3\) is NaN"):
         layer.with_centroids([1, 2, np.nan, 4])
@@ -104,6 +104,11 @@ def test_encoded_layers_pickle_and_copy(storage):
     assert copy.deepcopy(layer) is layer and copy.copy(layer) is layer  # immutable
     state = layer.__reduce_ex__(2)
     assert state is not None
-    with pytest.raises(ValueError, match="inconsistent state"):
+    with pytest.raises(ValueError, match="a state of 7 fields"):
         weightless.EncodedLayer.__new__(weightless.EncodedLayer).__setstate__(
             ((40, 50), storage, None, b"", np.ones(4, np.float32), layer.stats))
+    # A damaged state is refused as a damaged file is (the section is validated again).
+    fields = list(layer.__getstate__())
+    fields[2] = fields[2][:-1]  # one byte short
+    with pytest.raises(weightless.CorruptionError, match="unpickling"):
+        weightless.EncodedLayer.__new__(weightless.EncodedLayer).__setstate__(tuple(fields))

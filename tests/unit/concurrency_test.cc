@@ -180,8 +180,8 @@ TEST(ConcurrencyTest, BuildsAndEncodesWithThreadsAreByteIdentical) {
       EncodeOptions mine = o;
       mine.threads = 2 + th % 3;
       auto many = EncodeLayer(w.data(), {120, 150}, mine);
-      same[th] = many.ok() && many->table->bytes() == one->table->bytes() &&
-                 many->centroids == one->centroids &&
+      same[th] = many.ok() && many->section.bytes() == one->section.bytes() &&
+                 many->centroids() == one->centroids() &&
                  many->stats.false_positives == one->stats.false_positives;
     });
     for (int th = 0; th < 4; ++th) EXPECT_TRUE(same[th]) << "thread " << th;

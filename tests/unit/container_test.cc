@@ -303,12 +303,14 @@ TEST(ContainerTest, WriterRefusesBadInput) {
   o.value_bits = 2;
   auto table = RetrievalTable::Build(4, keys, codes, 1, o);
   ASSERT_TRUE(table.ok());
-  EXPECT_TRUE(writer.AddRetrievalLayer("t", {5}, *table, {0.5f}).IsInvalidArgument());
-  EXPECT_TRUE(writer.AddRetrievalLayer("t", {4}, *table, {1, 2, 3, 4}).IsInvalidArgument());
-  EXPECT_TRUE(writer.AddRetrievalLayer("t", {4}, *table, {NAN}).IsInvalidArgument());
+  auto copy = [&] { return *RetrievalTable::FromBytes(table->bytes()); };
+  EXPECT_TRUE(EncodedSection::Retrieval({5}, copy(), {0.5f}).status().IsInvalidArgument());
+  EXPECT_TRUE(EncodedSection::Retrieval({4}, copy(), {1, 2, 3, 4}).status().IsInvalidArgument());
+  EXPECT_TRUE(EncodedSection::Retrieval({4}, copy(), {NAN}).status().IsInvalidArgument());
   const uint16_t packed[] = {0, 3, 1, 0};
-  EXPECT_TRUE(writer.AddPackedCodesLayer("p", {4}, packed, 2, {0.5f, 1.0f}).IsInvalidArgument());
-  EXPECT_TRUE(writer.AddPackedCodesLayer("p", {4}, packed, 0, {0.5f}).IsInvalidArgument());
+  EXPECT_TRUE(
+      EncodedSection::PackedCodes({4}, packed, 2, {0.5f, 1.0f}).status().IsInvalidArgument());
+  EXPECT_TRUE(EncodedSection::PackedCodes({4}, packed, 0, {0.5f}).status().IsInvalidArgument());
   EXPECT_TRUE(writer.SetMetadata("", int64_t{1}).IsInvalidArgument());
   ASSERT_TRUE(writer.SetMetadata("k", int64_t{1}).ok());
   ASSERT_TRUE(writer.SetMetadata("k", std::string("replaced")).ok());

@@ -35,7 +35,7 @@ TEST(EncoderTest, KeptWeightsExactAndFalsePositivesAtTheirRate) {
     auto layer = EncodeLayer(w.data(), shape, o);
     ASSERT_TRUE(layer.ok()) << layer.status().ToString();
     const EncodeStats& st = layer->stats;
-    EXPECT_EQ(layer->storage, Storage::kRetrieval);
+    EXPECT_EQ(layer->storage(), Storage::kRetrieval);
     EXPECT_EQ(st.value_bits, 8);  // smallest t with 15 / 2^t <= 0.06
     EXPECT_EQ(st.kept, 11760u);
     std::vector<float> out(w.size());
@@ -109,31 +109,32 @@ TEST(EncoderTest, DeterministicAndWritesTheSameLayerItDecodes) {
   o.threads = 1;
   auto b = EncodeLayer(w.data(), {50, 80}, o);
   ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_TRUE(a->table && b->table) << "expected retrieval tables";
-  EXPECT_EQ(a->table->bytes(), b->table->bytes());
-  EXPECT_EQ(a->centroids, b->centroids);
+  ASSERT_TRUE(a->storage() == Storage::kRetrieval && b->storage() == Storage::kRetrieval)
+      << "expected retrieval tables";
+  EXPECT_EQ(a->section.bytes(), b->section.bytes());
+  EXPECT_EQ(a->centroids(), b->centroids());
   // Through a file: the reader decodes what DecodeLayer decodes.
   testing_util::VectorOutputStream stream;
   auto writer = Writer::ToStream(&stream);
   ASSERT_TRUE(writer.ok());
-  ASSERT_TRUE(writer->AddEncodedLayer("fc", *a).ok());
+  ASSERT_TRUE(writer->AddSection("fc", a->section).ok());
   // A small, dense layer is stored as packed codes, which are smaller there.
   EncodeOptions small;
   small.keep_fraction = 0.5;
   small.clusters = 3;
   auto tiny = EncodeLayer(w.data(), {10, 10}, small);
   ASSERT_TRUE(tiny.ok());
-  EXPECT_EQ(tiny->storage, Storage::kPackedCodes);
+  EXPECT_EQ(tiny->storage(), Storage::kPackedCodes);
   EXPECT_EQ(tiny->stats.value_bits, 2);
   EXPECT_EQ(tiny->stats.false_positives, 0u);
-  ASSERT_TRUE(writer->AddEncodedLayer("tiny", *tiny).ok());
+  ASSERT_TRUE(writer->AddSection("tiny", tiny->section).ok());
   ASSERT_TRUE(writer->Finish().ok());
   auto reader = Reader::OpenBuffer(stream.bytes.data(), stream.bytes.size());
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   for (const auto& [name, layer] :
        std::vector<std::pair<std::string, const EncodedLayer*>>{{"fc", &*a}, {"tiny", &*tiny}}) {
     uint64_t n = 1;
-    for (uint64_t d : layer->shape) n *= d;
+    for (uint64_t d : layer->shape()) n *= d;
     std::vector<float> expected(n), got(n);
     ASSERT_TRUE(DecodeLayer(*layer, expected.data()).ok());
     ASSERT_TRUE(reader->Decode(*reader->FindTensor(name), got.data(), n).ok());
@@ -222,21 +223,17 @@ std::vector<FalsePositive> FalsePositivesOf(const EncodedLayer& layer,
   std::vector<FalsePositive> fps;
   for (uint64_t i = 0; i < codes.size(); ++i) {
     if (codes[i] == 0 && (*decoded)[i] != 0) {
-      fps.push_back(FalsePositive{i, layer.centroids[(*decoded)[i] - 1]});
+      fps.push_back(FalsePositive{i, layer.centroids()[(*decoded)[i] - 1]});
     }
   }
   return fps;
 }
 
 void ExpectSameLayer(const EncodedLayer& a, const EncodedLayer& b, const std::string& what) {
-  EXPECT_EQ(a.shape, b.shape) << what;
-  EXPECT_EQ(a.storage, b.storage) << what;
-  ASSERT_EQ(a.table.has_value(), b.table.has_value()) << what;
-  if (a.table) {
-    EXPECT_EQ(a.table->bytes(), b.table->bytes()) << what;
-  }
-  EXPECT_EQ(a.packed_codes, b.packed_codes) << what;
-  EXPECT_EQ(a.centroids, b.centroids) << what;
+  EXPECT_EQ(a.shape(), b.shape()) << what;
+  EXPECT_EQ(a.storage(), b.storage()) << what;
+  EXPECT_EQ(a.section.bytes(), b.section.bytes()) << what;
+  EXPECT_EQ(a.centroids(), b.centroids()) << what;
   const EncodeStats &x = a.stats, &y = b.stats;
   EXPECT_EQ(x.weights, y.weights) << what;
   EXPECT_EQ(x.kept, y.kept) << what;
@@ -280,8 +277,8 @@ TEST(EncodeCodesTest, ReproducesTheCodesAndKeepsTheCentroidsAsGiven) {
     ASSERT_TRUE(layer.ok()) << layer.status().ToString();
     const std::string what = RetrievalKindName(c.kind) + std::string(" ") +
                              (c.storage == LayerStorage::kPackedCodes ? "packed" : "table");
-    EXPECT_EQ(layer->centroids, centroids) << what;
-    EXPECT_EQ(layer->shape, shape);
+    EXPECT_EQ(layer->centroids(), centroids) << what;
+    EXPECT_EQ(layer->shape(), shape);
     EXPECT_EQ(layer->stats.clusters, 8u);
     EXPECT_EQ(layer->stats.clustering_squared_error, 0.0);
     uint64_t kept = 0;
@@ -303,11 +300,11 @@ TEST(EncodeCodesTest, ReproducesTheCodesAndKeepsTheCentroidsAsGiven) {
     }
     EXPECT_EQ(false_positives, layer->stats.false_positives) << what;
     if (c.storage == LayerStorage::kPackedCodes) {
-      EXPECT_EQ(layer->storage, Storage::kPackedCodes);
+      EXPECT_EQ(layer->storage(), Storage::kPackedCodes);
       EXPECT_EQ(*decoded, codes);  // exact everywhere
       EXPECT_EQ(layer->stats.value_bits, 4);
     } else {
-      EXPECT_EQ(layer->storage, Storage::kRetrieval);
+      EXPECT_EQ(layer->storage(), Storage::kRetrieval);
       EXPECT_EQ(layer->stats.value_bits, 8);  // smallest t with 8 / 2^t <= 0.06
       EXPECT_GT(false_positives, 0u);
     }
@@ -414,7 +411,7 @@ TEST(EncodeCodesTest, EncodeLayerIsShareWeightsThenEncodeCodesByteForByte) {
     EXPECT_EQ(layer->stats.clustering_squared_error, clustering->squared_error) << what;
     EXPECT_EQ(from_codes->stats.clustering_squared_error, 0.0) << what;
     if (c.keep > 0.5) {
-      EXPECT_EQ(layer->storage, Storage::kPackedCodes) << what;
+      EXPECT_EQ(layer->storage(), Storage::kPackedCodes) << what;
     }
   }
 }
@@ -452,11 +449,11 @@ TEST(EncodeCodesTest, EncodeLayerKeepsItsKnownTables) {
       o.threads = threads;
       auto layer = EncodeLayer(w.data(), {64, 500}, o, inputs);
       ASSERT_TRUE(layer.ok()) << layer.status().ToString();
-      ASSERT_TRUE(layer->table);
+      ASSERT_EQ(layer->storage(), Storage::kRetrieval);
       EXPECT_EQ(layer->stats.kept, 1624u);
       EXPECT_EQ(layer->stats.value_bits, 8);
-      EXPECT_EQ(layer->table->bytes().size(), e.bytes) << RetrievalKindName(e.kind);
-      EXPECT_EQ(Fnv1a(layer->table->bytes()), e.hash) << RetrievalKindName(e.kind);
+      EXPECT_EQ(layer->section.bytes().size(), e.bytes) << RetrievalKindName(e.kind);
+      EXPECT_EQ(Fnv1a(layer->section.bytes()), e.hash) << RetrievalKindName(e.kind);
       EXPECT_EQ(layer->stats.chosen_seed, e.seed);
       EXPECT_EQ(layer->stats.false_positives, e.false_positives);
       EXPECT_EQ(layer->stats.chosen_cost, e.cost);
@@ -539,7 +536,7 @@ TEST(EncodeCodesTest, DecodeLayerCodesMatchesDecodeLayerEverywhere) {
     }
   }
   for (const EncodedLayer& layer : layers) {
-    const uint64_t n = Count(layer.shape);
+    const uint64_t n = Count(layer.shape());
     std::vector<float> weights(n);
     ASSERT_TRUE(DecodeLayer(layer, weights.data()).ok());
     for (int threads : {1, 3}) {
@@ -548,21 +545,22 @@ TEST(EncodeCodesTest, DecodeLayerCodesMatchesDecodeLayerEverywhere) {
       ASSERT_EQ(codes->size(), n);
       for (uint64_t i = 0; i < n; ++i) {
         const uint16_t c = (*codes)[i];
-        ASSERT_LE(c, layer.centroids.size());
-        ASSERT_EQ(weights[i], c ? layer.centroids[c - 1] : 0.0f) << i;
+        ASSERT_LE(c, layer.centroids().size());
+        ASSERT_EQ(weights[i], c ? layer.centroids()[c - 1] : 0.0f) << i;
       }
     }
   }
-  // A layer without its table or with the wrong number of packed codes is refused.
-  EncodedLayer broken;
-  broken.shape = {2, 2};
-  broken.centroids = {1.0f};
-  broken.storage = Storage::kRetrieval;
-  EXPECT_TRUE(DecodeLayerCodes(broken).status().IsInvalidArgument());
-  broken.storage = Storage::kPackedCodes;
-  broken.packed_codes = {1, 0, 2};
-  EXPECT_TRUE(DecodeLayerCodes(broken).status().IsInvalidArgument());
-  broken.packed_codes = {1, 0, 2, 1};
+  // Packed codes above K (only damaged bytes hold them: EncodedSection::PackedCodes
+  // refuses them) read as 0. 2-bit codes 1, 0, 2, 1 with K = 1.
+  TensorInfo info;
+  info.shape = {2, 2};
+  info.storage = Storage::kPackedCodes;
+  info.code_bits = 2;
+  info.centroids = {1.0f};
+  auto damaged = EncodedSection::FromBytes(info, {0x1 | 0x0 << 2 | 0x2 << 4 | 0x1 << 6});
+  ASSERT_TRUE(damaged.ok()) << damaged.status().ToString();
+  EXPECT_TRUE(damaged->view().CheckValues().IsCorruption());
+  EncodedLayer broken{*damaged, EncodeStats{}};
   auto read = DecodeLayerCodes(broken);
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(*read, (std::vector<uint16_t>{1, 0, 0, 1}));  // 2 > K reads 0
@@ -630,7 +628,7 @@ TEST(ActivationCostTest, TheNamedCostIsWhatSeedSearchMinimises) {
   ASSERT_TRUE(no_energy.ok());
   EXPECT_EQ(no_energy->stats.added_activation_error, 0.0);
   EXPECT_EQ(no_energy->stats.chosen_seed, by_squared->stats.chosen_seed);
-  EXPECT_EQ(no_energy->table->bytes(), by_squared->table->bytes());
+  EXPECT_EQ(no_energy->section.bytes(), by_squared->section.bytes());
 
   // A caller's cost wins over cost_kind.
   EncodeOptions custom = o;
@@ -744,9 +742,9 @@ TEST(EncoderTest, EncodeLayerIsSimplifyThenEncodeCodes) {
     ASSERT_TRUE(book.ok());
     Result<EncodedLayer> staged = EncodeCodes(book->codes.data(), shape, book->centroids, options);
     ASSERT_TRUE(staged.ok()) << staged.status().ToString();
-    ASSERT_TRUE(fused->table && staged->table);
-    EXPECT_EQ(fused->table->bytes(), staged->table->bytes());
-    EXPECT_EQ(fused->centroids, staged->centroids);
+    ASSERT_TRUE(fused->storage() == Storage::kRetrieval);
+    EXPECT_EQ(fused->section.bytes(), staged->section.bytes());
+    EXPECT_EQ(fused->centroids(), staged->centroids());
     EXPECT_EQ(fused->stats.false_positives, staged->stats.false_positives);
     EXPECT_EQ(fused->stats.clustering_squared_error, book->squared_error);
   }

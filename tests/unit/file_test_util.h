@@ -152,9 +152,9 @@ inline SampleModel WriteSampleModel(Writer* w, bool small) {
     retrain.accuracy_after_retraining = 0.89f;
     const std::string name = std::string("fc") + std::to_string(layer_index + 1);
     const Codec codec = (!small && kind == RetrievalKind::kBloomier) ? Codec::kZstd : Codec::kNone;
-    if (!w->AddRetrievalLayer(name, {n / (small ? 20 : 100), small ? 20u : 100u}, *table,
-                              layer.centroids, stats, retrain, codec)
-             .ok()) {
+    auto section = EncodedSection::Retrieval({n / (small ? 20 : 100), small ? 20u : 100u},
+                                             std::move(table).value(), layer.centroids, stats);
+    if (!section.ok() || !w->AddSection(name, *section, retrain, codec).ok()) {
       std::abort();
     }
     model.names.push_back(name);
@@ -170,9 +170,9 @@ inline SampleModel WriteSampleModel(Writer* w, bool small) {
       codes[layer.keys[j]] = layer.codes[j];
       decoded[layer.keys[j]] = layer.centroids[layer.codes[j] - 1];
     }
-    if (!w->AddPackedCodesLayer("fc_last", {count / 10, 10}, codes.data(), 2, layer.centroids,
-                                LayerStats{layer.keys.size(), 0, 0})
-             .ok()) {
+    auto section = EncodedSection::PackedCodes({count / 10, 10}, codes.data(), 2, layer.centroids,
+                                               LayerStats{layer.keys.size(), 0, 0});
+    if (!section.ok() || !w->AddSection("fc_last", *section).ok()) {
       std::abort();
     }
     model.names.push_back("fc_last");
@@ -255,6 +255,17 @@ inline std::vector<uint8_t> WithIndex(const std::vector<uint8_t>& file,
   std::unique_ptr<fb::IndexT> index = UnpackIndex(file);
   change(*index);
   return ReplaceIndexBytes(file, PackIndex(*index), features);
+}
+
+// n codes, each kept (1..k, uniform) with probability `kept`, else 0; deterministic.
+inline std::vector<uint16_t> RandomCodes(uint64_t n, uint32_t k, double kept, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<uint16_t> codes(n, 0);
+  for (uint16_t& c : codes) {
+    if (u(rng) < kept) c = static_cast<uint16_t>(1 + rng() % k);
+  }
+  return codes;
 }
 
 }  // namespace testing_util

@@ -133,13 +133,15 @@ TEST(CentroidTrainingTest, CodesAndFalsePositivesStayWhileCentroidsTrain) {
   auto table_codes = weightless::DecodeLayerCodes(step->layer, 1);
   ASSERT_TRUE(table_codes.ok());
   EXPECT_EQ(fc1.codes, *table_codes) << "the layer must compute with the table's codes";
-  EXPECT_NE(fc1.centroids, step->layer.centroids) << "centroids did not train";
+  EXPECT_NE(fc1.centroids, step->layer.centroids()) << "centroids did not train";
   // More training (as after the later layers are encoded): codes never move.
   session.Epochs(1, "more");
   EXPECT_EQ(fc1.codes, *table_codes) << "a code or a false-positive position changed";
   // The file stores the trained centroids with the same table: it decodes to exactly
   // the model's weights.
-  step->layer.centroids = fc1.centroids;
+  auto trained = step->layer.section.WithCentroids(fc1.centroids, step->layer.section.info().stats);
+  ASSERT_TRUE(trained.ok()) << trained.status().ToString();
+  step->layer.section = *trained;
   std::vector<float> decoded(fc1.size());
   ASSERT_TRUE(weightless::DecodeLayer(step->layer, decoded.data(), 1).ok());
   for (size_t i = 0; i < fc1.size(); ++i) {
@@ -184,7 +186,7 @@ TEST(CentroidTrainingTest, FreezeEncodedKeepsTheWholeLayer) {
   s.options.freeze_encoded = true;
   auto step = EncodeAndRetrain(*s.session, 0, LayerChoice{8, 5}, false);
   ASSERT_TRUE(step.ok());
-  EXPECT_EQ(s.session->net.layers()[0].centroids, step->layer.centroids);
+  EXPECT_EQ(s.session->net.layers()[0].centroids, step->layer.centroids());
 }
 
 TEST(AutomaticChoiceTest, CandidatesGrowInSize) {

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -33,15 +34,7 @@ std::string TempPath(const std::string& name) {
   return (dir / name).string();
 }
 
-std::vector<uint16_t> RandomCodes(uint64_t n, uint32_t k, double kept, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(0, 1);
-  std::vector<uint16_t> codes(n, 0);
-  for (uint16_t& c : codes) {
-    if (u(rng) < kept) c = static_cast<uint16_t>(1 + rng() % k);
-  }
-  return codes;
-}
+using testing_util::RandomCodes;
 
 EncodedLayer Encode(const std::vector<uint64_t>& shape, RetrievalKind kind, LayerStorage storage,
                     uint32_t k, uint64_t seed) {
@@ -68,14 +61,17 @@ std::string WriteModel() {
   std::vector<float> dense(500 * 3);
   for (size_t i = 0; i < dense.size(); ++i) dense[i] = 0.01f * static_cast<float>(i);
   bool ok =
-      w->AddEncodedLayer(
-           "ribbon", Encode({2048, 512}, RetrievalKind::kRibbon, LayerStorage::kRetrieval, 7, 1))
+      w->AddSection(
+           "ribbon",
+           Encode({2048, 512}, RetrievalKind::kRibbon, LayerStorage::kRetrieval, 7, 1).section)
           .ok() &&
-      w->AddEncodedLayer("bloomier", Encode({1024, 300}, RetrievalKind::kBloomier,
-                                            LayerStorage::kRetrieval, 7, 2))
+      w->AddSection(
+           "bloomier",
+           Encode({1024, 300}, RetrievalKind::kBloomier, LayerStorage::kRetrieval, 7, 2).section)
           .ok() &&
-      w->AddEncodedLayer("packed",
-                         Encode({301, 7}, RetrievalKind::kRibbon, LayerStorage::kPackedCodes, 3, 3))
+      w->AddSection(
+           "packed",
+           Encode({301, 7}, RetrievalKind::kRibbon, LayerStorage::kPackedCodes, 3, 3).section)
           .ok() &&
       w->AddDense("dense", {500, 3}, dense.data(), DType::kFloat16).ok() &&
       w->AddDense("zstd", {500, 3}, dense.data(), DType::kFloat32, Codec::kZstd).ok() &&
@@ -155,6 +151,41 @@ TEST(ReaderPolicyTest, PartialReadsDecodeExactlyWhatAWholeLoadDecodes) {
 // decoders' margins, and the cell area's last block and padding.
 uint64_t PartialReadBound(const TensorInfo& t) {
   return 40 + (t.shard_count + 1) * 8 + 2 * t.stored_bytes / t.shard_count + 3 * 8 * 16 + 256;
+}
+
+TEST(ReaderCodesTest, CodeRowsAreTheEncodedLayersCodesWholeOrPartial) {
+  const std::string path = WriteModel();
+  // WriteModel's layers, encoded again (encoding is deterministic).
+  const std::vector<EncodedLayer> layers = {
+      Encode({2048, 512}, RetrievalKind::kRibbon, LayerStorage::kRetrieval, 7, 1),
+      Encode({1024, 300}, RetrievalKind::kBloomier, LayerStorage::kRetrieval, 7, 2),
+      Encode({301, 7}, RetrievalKind::kRibbon, LayerStorage::kPackedCodes, 3, 3)};
+  for (bool mmap : {false, true}) {
+    for (bool partial : {false, true}) {
+      const auto r = OpenOrDie(path, Options(mmap, partial));
+      for (size_t i = 0; i < layers.size(); ++i) {
+        const Result<std::vector<uint16_t>> expected = DecodeLayerCodes(layers[i], 1);
+        ASSERT_TRUE(expected.ok());
+        const uint64_t rows = r->tensor(i).rows(), row = r->tensor(i).row_size();
+        std::vector<uint16_t> all(expected->size());
+        ASSERT_TRUE(r->DecodeCodeRows(i, 0, rows, all.data(), all.size()).ok());
+        EXPECT_EQ(all, *expected) << kNames[i];
+        for (const auto& [b, e] : std::vector<std::pair<uint64_t, uint64_t>>{
+                 {0, 1}, {rows - 1, rows}, {rows / 3, rows / 3 + 5}}) {
+          std::vector<uint16_t> got((e - b) * row);
+          ASSERT_TRUE(r->DecodeCodeRows(i, b, e, got.data(), got.size(), 2).ok());
+          EXPECT_TRUE(std::equal(got.begin(), got.end(), expected->begin() + b * row))
+              << kNames[i] << " rows " << b << ".." << e << " mmap " << mmap << " partial "
+              << partial;
+        }
+        std::vector<uint16_t> small(row - 1);
+        EXPECT_TRUE(r->DecodeCodeRows(i, 0, 1, small.data(), small.size()).IsInvalidArgument());
+        EXPECT_TRUE(r->DecodeCodeRows(i, 0, rows + 1, all.data(), all.size()).IsOutOfRange());
+      }
+      uint16_t one = 0;
+      EXPECT_TRUE(r->DecodeCodeRows(3, 0, 1, &one, 3).IsInvalidArgument()) << "dense has no codes";
+    }
+  }
 }
 
 TEST(ReaderPolicyTest, PartialReadsPreadOnlyTheShardsOfTheRows) {

@@ -109,7 +109,7 @@ Result<EncodedStep> EncodeAndRetrain(Session& session, size_t index, const Layer
   // From here on the layer computes with what the file decodes: the table's codes,
   // false positives included, fixed for good; the centroids stay trainable.
   l.codes = std::move(codes).value();
-  l.centroids = encoded->centroids;
+  l.centroids = encoded->centroids();
   l.mask.clear();
   l.frozen = o.freeze_encoded;
   l.Constrain();
@@ -117,7 +117,7 @@ Result<EncodedStep> EncodeAndRetrain(Session& session, size_t index, const Layer
   step.added_squared_error_at_encoding = step.layer.stats.added_squared_error;
   step.retrain.accuracy_after_encoding = static_cast<float>(session.Validation() / 100);
   const weightless::EncodeStats& st = step.layer.stats;
-  const bool packed = step.layer.storage == weightless::Storage::kPackedCodes;
+  const bool packed = step.layer.storage() == weightless::Storage::kPackedCodes;
   const char* cost_name = packed ? "(none: exact codes)"
                           : eo.cost_kind == weightless::FalsePositiveCostKind::kActivation
                               ? "(activation)"
@@ -125,7 +125,7 @@ Result<EncodedStep> EncodeAndRetrain(Session& session, size_t index, const Layer
   std::printf(
       "  %-6s K = %u, %s, t = %d: %llu false positives (%.3f%%), cost %s %.4g of first seed's %.4g"
       ": validation %.2f%% -> %.2f%%\n",
-      l.name.c_str(), st.clusters, weightless::StorageName(step.layer.storage), st.value_bits,
+      l.name.c_str(), st.clusters, weightless::StorageName(step.layer.storage()), st.value_bits,
       static_cast<unsigned long long>(st.false_positives), 100 * st.false_positive_rate, cost_name,
       st.chosen_cost, st.first_seed_cost, 100 * step.retrain.accuracy_before_encoding,
       100 * step.retrain.accuracy_after_encoding);

@@ -389,7 +389,6 @@ int EncodePhase(Session& session, Measured* m) {
   // added squared error is measured again with those centroids.
   for (size_t i = 0; i < layers.size(); ++i) {
     weightless::EncodedLayer& e = m->steps[i].layer;
-    e.centroids = layers[i].centroids;
     double added = 0;
     for (size_t j = 0; j < layers[i].size(); ++j) {
       if (!m->steps[i].kept[j] && layers[i].codes[j]) {
@@ -398,6 +397,11 @@ int EncodePhase(Session& session, Measured* m) {
       }
     }
     e.stats.added_squared_error = added;
+    weightless::LayerStats stats = e.section.info().stats;
+    stats.added_squared_error = added;
+    auto trained = e.section.WithCentroids(layers[i].centroids, stats);
+    if (!trained.ok()) return Fail(layers[i].name, trained.status());
+    e.section = std::move(trained).value();
   }
   m->bias_scales = RoundBiases(&session.net, o.bias_dtype);
   m->final_validation = session.Validation();
@@ -424,7 +428,7 @@ int WriteModel(const Session& session, const Measured& m, const TestAccuracy& te
   auto writer = weightless::Writer::Create(o.output);
   Status s = writer.status();
   for (size_t i = 0; s.ok() && i < layers.size(); ++i) {
-    s = writer->AddEncodedLayer(layers[i].name, m.steps[i].layer, m.steps[i].retrain);
+    s = writer->AddSection(layers[i].name, m.steps[i].layer.section, m.steps[i].retrain);
     if (s.ok()) {
       s = writer->AddDense(layers[i].name + ".bias", {static_cast<uint64_t>(layers[i].b.size())},
                            layers[i].b.data(), o.bias_dtype, weightless::Codec::kNone,
@@ -526,7 +530,7 @@ bool Report(const Session& session, const weightless::Reader& file, const Measur
          {"kept", st.kept},
          {"K", st.clusters},
          {"t", st.value_bits},
-         {"storage", weightless::StorageName(step.layer.storage)},
+         {"storage", weightless::StorageName(step.layer.storage())},
          {"false_positives", st.false_positives},
          {"false_positive_rate", st.false_positive_rate},
          {"bytes", bytes},
@@ -549,7 +553,7 @@ bool Report(const Session& session, const weightless::Reader& file, const Measur
   // it would need a container too. Its ratio in ours adds this file's header, index,
   // alignment and trailer.
   uint64_t centroid_bytes = 0;  // in the index, but the Deep Compression size has its own
-  for (const EncodedStep& step : m.steps) centroid_bytes += 4 * step.layer.centroids.size();
+  for (const EncodedStep& step : m.steps) centroid_bytes += 4 * step.layer.centroids().size();
   const uint64_t container_bytes = file_bytes - payload - centroid_bytes;
   const uint64_t dc_bytes = m.deep_compression.bytes;
   const double dc_ratio = float_bytes / static_cast<double>(dc_bytes);

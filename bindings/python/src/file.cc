@@ -152,8 +152,8 @@ py::array_t<float> Decode(const PyTensor& t, int threads) {
   return out;
 }
 
-py::array_t<float> DecodeRows(const PyTensor& t, int64_t begin, int64_t end, int threads) {
-  CheckThreads(threads);
+// The shape of rows [begin, end) of t, after checking the range (IndexError).
+std::vector<py::ssize_t> RowsShape(const PyTensor& t, int64_t begin, int64_t end) {
   if (begin < 0 || end < 0) {
     throw py::index_error("rows [" + std::to_string(begin) + ", " + std::to_string(end) + ") of '" +
                           t.info.name + "': rows count from 0");
@@ -162,22 +162,55 @@ py::array_t<float> DecodeRows(const PyTensor& t, int64_t begin, int64_t end, int
       !s.ok()) {
     throw py::index_error(std::string(s.message()));
   }
-  std::shared_ptr<const OpenFile> file = t.handle->Get();
   std::vector<py::ssize_t> shape = {static_cast<py::ssize_t>(end - begin)};
   for (size_t d = 1; d < t.info.shape.size(); ++d) {
     shape.push_back(static_cast<py::ssize_t>(t.info.shape[d]));
   }
-  py::array_t<float> out(shape);
-  float* data = out.mutable_data();
+  return shape;
+}
+
+// Rows [begin, end) of t decoded by decode(reader, out, count) with the GIL released
+// into a new array of `shape`.
+template <typename T, typename DecodeFn>
+py::array_t<T> RowsArray(const PyTensor& t, int64_t begin, int64_t end,
+                         const std::vector<py::ssize_t>& shape, const DecodeFn& decode) {
+  py::array_t<T> out(shape);
+  std::shared_ptr<const OpenFile> file = t.handle->Get();
+  T* data = out.mutable_data();
   const uint64_t count = static_cast<uint64_t>(end - begin) * t.info.row_size();
   Status status;
   {
     py::gil_scoped_release release;
-    status = file->reader->DecodeRows(t.index, static_cast<uint64_t>(begin),
-                                      static_cast<uint64_t>(end), data, count, threads);
+    status = decode(*file->reader, data, count);
   }
   ThrowIfError(status);
   return out;
+}
+
+py::array_t<float> DecodeRows(const PyTensor& t, int64_t begin, int64_t end, int threads) {
+  CheckThreads(threads);
+  return RowsArray<float>(t, begin, end, RowsShape(t, begin, end),
+                          [&](const Reader& r, float* out, uint64_t count) {
+                            return r.DecodeRows(t.index, static_cast<uint64_t>(begin),
+                                                static_cast<uint64_t>(end), out, count, threads);
+                          });
+}
+
+py::array_t<uint16_t> DecodeCodeRows(const PyTensor& t, const py::object& begin_arg,
+                                     const py::object& end_arg, int threads) {
+  CheckThreads(threads);
+  const int64_t begin = begin_arg.is_none() ? 0 : begin_arg.cast<int64_t>();
+  const int64_t end =
+      end_arg.is_none() ? static_cast<int64_t>(t.info.rows()) : end_arg.cast<int64_t>();
+  std::vector<py::ssize_t> shape = RowsShape(t, begin, end);
+  if (begin_arg.is_none() && end_arg.is_none()) {
+    shape.assign(t.info.shape.begin(), t.info.shape.end());  // rank 0 stays rank 0
+  }
+  return RowsArray<uint16_t>(
+      t, begin, end, shape, [&](const Reader& r, uint16_t* out, uint64_t count) {
+        return r.DecodeCodeRows(t.index, static_cast<uint64_t>(begin), static_cast<uint64_t>(end),
+                                out, count, threads);
+      });
 }
 
 // A flat row-major index from an int (negative counts from the end) or a tuple with
@@ -364,6 +397,13 @@ threads: worker threads (0 = one per hardware thread). The GIL is released.)doc"
 Decodes rows [begin, end) (rows are shape[0]) to a float32 array of shape
 (end - begin, *shape[1:]). Only the shards covering those rows are read.
 Raises IndexError unless 0 <= begin <= end <= rows.)doc")
+      .def("codes", &DecodeCodeRows, py::arg("begin") = py::none(), py::arg("end") = py::none(),
+           py::arg("threads") = 0, R"doc(
+The codes of a retrieval or packed-codes layer, a uint16 array (of the tensor's shape,
+or of rows [begin, end) as decode_rows): c in 1..K where decode() gives
+centroids[c - 1] (kept weights and false positives), 0 elsewhere. What a trainer needs
+to keep training a stored layer's centroids. Raises InvalidArgumentError for a dense
+tensor, IndexError for rows outside the tensor. The GIL is released.)doc")
       .def("weight", &DecodeWeight, py::arg("index"), R"doc(
 Decodes one weight: index is a flat row-major int or a tuple with one int per
 dimension (negative values count from the end, as in numpy).)doc")

@@ -222,7 +222,7 @@ py::array_t<uint16_t> DecodeEncodedCodes(const EncodedLayer& layer, int threads)
   // The array adopts the vector's buffer.
   auto* owned = new std::vector<uint16_t>(ValueOrThrow(std::move(codes)));
   py::capsule base(owned, [](void* p) { delete static_cast<std::vector<uint16_t>*>(p); });
-  return py::array_t<uint16_t>(ArrayShape(layer.shape), owned->data(), base);
+  return py::array_t<uint16_t>(ArrayShape(layer.shape()), owned->data(), base);
 }
 
 namespace {
@@ -249,8 +249,7 @@ py::array DecodeEncodedCodesInto(const EncodedLayer& layer, const py::handle& ou
   if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
   if (!py::isinstance<py::array>(out_arg)) throw py::type_error("out must be a numpy array");
   py::array out = py::reinterpret_borrow<py::array>(out_arg);
-  uint64_t n = 1;
-  for (uint64_t d : layer.shape) n *= d;
+  const uint64_t n = layer.section.info().element_count();
   if (static_cast<uint64_t>(out.size()) != n) {
     ThrowIfError(Status::InvalidArgument("out holds " + std::to_string(out.size()) +
                                          " values; the layer has " + std::to_string(n)));
@@ -258,7 +257,7 @@ py::array DecodeEncodedCodesInto(const EncodedLayer& layer, const py::handle& ou
   if (!out.writeable() || !(out.flags() & py::array::c_style)) {
     throw py::value_error("out must be writable and C-contiguous");
   }
-  const uint64_t k = layer.centroids.size();
+  const uint64_t k = layer.centroids().size();
   void* data = out.mutable_data();
   Status s;
   const bool integers = WithIntegerType(out.dtype(), [&](auto zero) {
@@ -284,7 +283,7 @@ py::array DecodeEncodedCodesInto(const EncodedLayer& layer, const py::handle& ou
 
 py::array_t<float> DecodeEncoded(const EncodedLayer& layer, int threads) {
   if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
-  py::array_t<float> out(ArrayShape(layer.shape));
+  py::array_t<float> out(ArrayShape(layer.shape()));
   float* data = out.mutable_data();
   Status status;
   {
@@ -324,7 +323,7 @@ class PyWriter {
 
   void AddEncoded(const std::string& name, const EncodedLayer& layer, const RetrainInfo& retrain,
                   Codec codec) {
-    Run([&](Writer& w) { return w.AddEncodedLayer(name, layer, retrain, codec); });
+    Run([&](Writer& w) { return w.AddSection(name, layer.section, retrain, codec); });
   }
 
   void AddTensor(const std::string& name, const py::handle& array, const py::object& dtype,
@@ -399,92 +398,80 @@ class PyWriter {
 
 std::string LayerRepr(const EncodedLayer& layer) {
   std::string shape;
-  for (size_t d = 0; d < layer.shape.size(); ++d) {
-    shape += (d ? "x" : "") + std::to_string(layer.shape[d]);
+  for (size_t d = 0; d < layer.shape().size(); ++d) {
+    shape += (d ? "x" : "") + std::to_string(layer.shape()[d]);
   }
-  std::string s = "<weightless.EncodedLayer " + shape + " " + StorageName(layer.storage);
-  if (layer.table) s += std::string(" ") + RetrievalKindName(layer.table->view().kind());
+  std::string s = "<weightless.EncodedLayer " + shape + " " + StorageName(layer.storage());
+  if (layer.storage() == Storage::kRetrieval) {
+    s += std::string(" ") + RetrievalKindName(layer.section.info().retrieval_kind);
+  }
   return s + " K=" + std::to_string(layer.stats.clusters) +
          " t=" + std::to_string(layer.stats.value_bits) +
          " kept=" + std::to_string(layer.stats.kept) +
          " fp=" + std::to_string(layer.stats.false_positives) + ">";
 }
 
-// A copy of `layer` (its table copied through its bytes, which FromBytes validates
-// again) with other centroids: what a trainer stores once the centroids of an encoded
-// layer have trained on. added_squared_error replaces the statistic when given (the
-// layer cannot tell its false positives from its kept weights).
+// A copy of `layer` (sharing its table or codes) with other centroids
+// (EncodedSection::WithCentroids): what a trainer stores once the centroids of an
+// encoded layer have trained on. added_squared_error replaces the statistic when given
+// (the layer cannot tell its false positives from its kept weights).
 std::shared_ptr<EncodedLayer> WithCentroids(const EncodedLayer& layer, const py::handle& centroids,
                                             const py::object& added_squared_error) {
-  auto out = std::make_shared<EncodedLayer>();
-  out->shape = layer.shape;
-  out->storage = layer.storage;
-  out->packed_codes = layer.packed_codes;
-  out->stats = layer.stats;
-  out->centroids = CopyFloat32(centroids).values;
-  if (out->centroids.size() != layer.centroids.size()) {
-    throw StatusError(Status::InvalidArgument(
-        "with_centroids: " + std::to_string(out->centroids.size()) +
-        " centroids given; the layer has K = " + std::to_string(layer.centroids.size())));
+  LayerStats stats = layer.section.info().stats;
+  EncodeStats encode_stats = layer.stats;
+  if (!added_squared_error.is_none()) {
+    stats.added_squared_error = added_squared_error.cast<double>();
+    encode_stats.added_squared_error = stats.added_squared_error;
   }
-  for (size_t c = 0; c < out->centroids.size(); ++c) {
-    if (!std::isfinite(out->centroids[c])) {
-      throw StatusError(Status::InvalidArgument(
-          "with_centroids: centroid " + std::to_string(c) + " (code " + std::to_string(c + 1) +
-          ") is " + (std::isnan(out->centroids[c]) ? "NaN" : "infinite")));
-    }
-  }
-  if (!added_squared_error.is_none())
-    out->stats.added_squared_error = added_squared_error.cast<double>();
-  if (layer.table) out->table = ValueOrThrow(RetrievalTable::FromBytes(layer.table->bytes()));
-  return out;
+  Result<EncodedSection> section =
+      layer.section.WithCentroids(CopyFloat32(centroids).values, stats);
+  if (!section.ok()) ThrowIfError(section.status().WithContext("with_centroids"));
+  return std::make_shared<EncodedLayer>(EncodedLayer{std::move(section).value(), encode_stats});
 }
 
 // Pickling (copy.deepcopy, torch.save of a model holding encoded layers): the state is
-// (shape, storage, table bytes or None, packed codes, centroids, stats); the table is
-// validated again on unpickling.
+// (shape, storage, section bytes, centroids, code_bits, retrieval fields or None,
+// stats); the section is validated again on unpickling (EncodedSection::FromBytes).
 py::tuple LayerState(const EncodedLayer& l) {
-  py::object table = py::none();
-  if (l.table) {
-    const std::vector<uint8_t>& b = l.table->bytes();
-    table = py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+  const TensorInfo& info = l.section.info();
+  const std::vector<uint8_t>& b = l.section.bytes();
+  py::object retrieval = py::none();
+  if (info.storage == Storage::kRetrieval) {
+    retrieval = py::make_tuple(RetrievalKindName(info.retrieval_kind), info.retrieval_seed,
+                               info.shard_span, info.shard_count, info.cells);
   }
-  py::bytes packed(reinterpret_cast<const char*>(l.packed_codes.data()),
-                   l.packed_codes.size() * sizeof(uint16_t));
-  return py::make_tuple(ShapeTuple(l.shape), StorageName(l.storage), table, packed,
-                        FloatArray(l.centroids), EncodeStatsDict(l.stats));
+  return py::make_tuple(ShapeTuple(info.shape), StorageName(info.storage),
+                        py::bytes(reinterpret_cast<const char*>(b.data()), b.size()),
+                        FloatArray(info.centroids), info.code_bits, retrieval,
+                        EncodeStatsDict(l.stats));
 }
 
 std::shared_ptr<EncodedLayer> LayerFromState(const py::tuple& state) {
-  if (state.size() != 6) throw py::value_error("EncodedLayer: a state of 6 fields is expected");
-  auto l = std::make_shared<EncodedLayer>();
-  for (const py::handle d : state[0]) l->shape.push_back(d.cast<uint64_t>());
+  if (state.size() != 7) throw py::value_error("EncodedLayer: a state of 7 fields is expected");
+  TensorInfo info;
+  for (const py::handle d : state[0]) info.shape.push_back(d.cast<uint64_t>());
   const std::string storage = state[1].cast<std::string>();
-  if (storage != StorageName(Storage::kRetrieval) &&
-      storage != StorageName(Storage::kPackedCodes)) {
+  if (storage == StorageName(Storage::kRetrieval)) {
+    info.storage = Storage::kRetrieval;
+  } else if (storage == StorageName(Storage::kPackedCodes)) {
+    info.storage = Storage::kPackedCodes;
+  } else {
     throw py::value_error("EncodedLayer: unknown storage '" + storage + "'");
   }
-  l->storage =
-      storage == StorageName(Storage::kPackedCodes) ? Storage::kPackedCodes : Storage::kRetrieval;
-  if (!state[2].is_none()) {
-    const std::string bytes = state[2].cast<std::string>();
-    l->table =
-        ValueOrThrow(RetrievalTable::FromBytes(std::vector<uint8_t>(bytes.begin(), bytes.end())));
+  const std::string bytes = state[2].cast<std::string>();
+  info.centroids = CopyFloat32(state[3]).values;
+  info.code_bits = state[4].cast<int>();
+  if (info.storage == Storage::kRetrieval) {
+    const py::tuple r = state[5].cast<py::tuple>();
+    if (r.size() != 5) throw py::value_error("EncodedLayer: an inconsistent state");
+    info.retrieval_kind = ValueOrThrow(ParseRetrievalKind(r[0].cast<std::string>()));
+    info.retrieval_seed = r[1].cast<uint64_t>();
+    info.shard_span = r[2].cast<uint64_t>();
+    info.shard_count = r[3].cast<uint64_t>();
+    info.cells = r[4].cast<uint64_t>();
   }
-  const std::string packed = state[3].cast<std::string>();
-  l->packed_codes.resize(packed.size() / sizeof(uint16_t));
-  if (!packed.empty()) std::memcpy(l->packed_codes.data(), packed.data(), packed.size());
-  l->centroids = CopyFloat32(state[4]).values;
-  const py::dict s = state[5].cast<py::dict>();
-  uint64_t n = 1;
-  for (uint64_t d : l->shape) n *= d;
-  const bool consistent = l->storage == Storage::kRetrieval
-                              ? l->table.has_value() && l->packed_codes.empty()
-                              : !l->table && l->packed_codes.size() == n;
-  if (!consistent || l->shape.empty() || l->centroids.empty()) {
-    throw py::value_error("EncodedLayer: an inconsistent state");
-  }
-  EncodeStats& st = l->stats;
+  const py::dict s = state[6].cast<py::dict>();
+  EncodeStats st;
   st.weights = s["weights"].cast<uint64_t>();
   st.kept = s["kept"].cast<uint64_t>();
   st.clusters = s["clusters"].cast<uint32_t>();
@@ -501,7 +488,11 @@ std::shared_ptr<EncodedLayer> LayerFromState(const py::tuple& state) {
   st.chosen_seed = s["chosen_seed"].cast<uint64_t>();
   st.first_seed_cost = s["first_seed_cost"].cast<double>();
   st.chosen_cost = s["chosen_cost"].cast<double>();
-  return l;
+  info.stats = LayerStats{st.kept, st.false_positives, st.added_squared_error};
+  Result<EncodedSection> section =
+      EncodedSection::FromBytes(std::move(info), std::vector<uint8_t>(bytes.begin(), bytes.end()));
+  if (!section.ok()) ThrowIfError(section.status().WithContext("EncodedLayer: unpickling"));
+  return std::make_shared<EncodedLayer>(EncodedLayer{std::move(section).value(), st});
 }
 
 void BindEncodedLayer(py::module_& m) {
@@ -510,18 +501,18 @@ void BindEncodedLayer(py::module_& m) {
 A layer encoded by weightless.encode or weightless.encode_codes, not yet stored: what a
 Writer stores with add_encoded, and what a trainer freezes (with its false positives)
 before retraining the later layers. Immutable.)doc")
-      .def_property_readonly("shape", [](const Layer& l) { return ShapeTuple(l.shape); })
+      .def_property_readonly("shape", [](const Layer& l) { return ShapeTuple(l.shape()); })
       .def_property_readonly(
-          "storage", [](const Layer& l) { return StorageName(l.storage); },
+          "storage", [](const Layer& l) { return StorageName(l.storage()); },
           "'retrieval' or 'packed-codes', as the encoder chose.")
       .def_property_readonly(
           "kind",
           [](const Layer& l) -> py::object {
-            if (!l.table) return py::none();
-            return py::str(RetrievalKindName(l.table->view().kind()));
+            if (l.storage() != Storage::kRetrieval) return py::none();
+            return py::str(RetrievalKindName(l.section.info().retrieval_kind));
           },
           "'ribbon' or 'bloomier' for a retrieval table, else None.")
-      .def_property_readonly("centroids", [](const Layer& l) { return FloatArray(l.centroids); })
+      .def_property_readonly("centroids", [](const Layer& l) { return FloatArray(l.centroids()); })
       .def_property_readonly("clusters", [](const Layer& l) { return l.stats.clusters; })
       .def_property_readonly("K", [](const Layer& l) { return l.stats.clusters; })
       .def_property_readonly("code_bits", [](const Layer& l) { return l.stats.value_bits; })

@@ -4,7 +4,9 @@
 // weights in a retrieval table (or, where that is smaller, as bit-packed codes), trying
 // several table seeds and keeping the one whose false positives cost least.
 // EncodeLayer does all of it from dense weights; EncodeCodes starts from codes and
-// centroids a caller already has (e.g. a trainer that prunes and shares itself).
+// centroids a caller already has (e.g. a trainer that prunes and shares itself). Both
+// return an EncodedLayer whose `section` (weightless/section.h) is what a file stores
+// (Writer::AddSection).
 //
 // The false positives of a retrieval table are fixed once the table is built: every
 // seed places them elsewhere. Seed search picks, among `seeds` tables, the one that
@@ -26,6 +28,7 @@
 
 #include "weightless/export.h"
 #include "weightless/retrieval.h"
+#include "weightless/section.h"
 #include "weightless/simplify.h"
 #include "weightless/status.h"
 #include "weightless/tensor.h"
@@ -135,16 +138,17 @@ struct EncodeStats {
   double chosen_cost = 0;      // the chosen table's (0 for packed codes)
 };
 
+// An encoded layer: what a file stores (a section, stored with Writer::AddSection) and
+// what encoding it cost.
 struct EncodedLayer {
-  std::vector<uint64_t> shape;
-  Storage storage = Storage::kRetrieval;
-  std::optional<RetrievalTable> table;  // storage == kRetrieval
-  std::vector<uint16_t> packed_codes;   // storage == kPackedCodes: one code per weight
-  std::vector<float> centroids;         // K values; code c decodes to centroids[c - 1]
+  // A retrieval table or packed codes, with the layer's centroids (K values; code c
+  // decodes to centroids[c - 1]) and its LayerStats in section.info().stats.
+  EncodedSection section;
   EncodeStats stats;
 
-  // The per-layer statistics a file stores (weightless/tensor.h).
-  LayerStats layer_stats() const;
+  const std::vector<uint64_t>& shape() const { return section.info().shape; }
+  Storage storage() const { return section.info().storage; }
+  const std::vector<float>& centroids() const { return section.info().centroids; }
 };
 
 // Encodes a dense row-major float32 layer of `shape`: prunes it, shares the kept
@@ -179,16 +183,15 @@ WEIGHTLESS_EXPORT Result<EncodedLayer> EncodeCodes(const uint16_t* codes,
                                                    const EncodeOptions& options,
                                                    const LayerInputs& layer = {});
 
-// Decodes to dense float32, exactly as a reader of the file produces it.
-// REQUIRES: out holds the shape's element count.
+// Decodes to dense float32, exactly as a reader of the file produces it
+// (layer.section.view().DecodeFloats). REQUIRES: out holds the shape's element count.
 WEIGHTLESS_EXPORT Status DecodeLayer(const EncodedLayer& layer, float* out, int threads = 0);
 
 // Per weight, the code it decodes to, in 0..K (K = layer.centroids.size()): what the
 // table (or the packed codes) holds, with anything outside 1..K read as 0. So code != 0
 // exactly where DecodeLayer gives centroids[code - 1], false positives included; a
-// trainer uses this to keep training the centroids through the false positives.
-// Errors: as DecodeLayer: a retrieval layer without its table, a table smaller than the
-// shape (OutOfRange), packed codes of the wrong count.
+// trainer uses this to keep training the centroids through the false positives
+// (layer.section.view().DecodeCodes).
 WEIGHTLESS_EXPORT Result<std::vector<uint16_t>> DecodeLayerCodes(const EncodedLayer& layer,
                                                                  int threads = 0);
 

@@ -1,6 +1,7 @@
 // Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
 //
-// Reader: opens a .wl file (spec/FORMAT.md) and decodes its tensors.
+// Reader: opens a .wl file (spec/FORMAT.md) and decodes its tensors, each through the
+// SectionView of its storage (weightless/section.h).
 //
 // Opening reads and checks only the trailer and the index (their checksums, the
 // FlatBuffers Verifier with explicit limits, and every number and name in the index
@@ -127,6 +128,14 @@ class WEIGHTLESS_EXPORT Reader {
   // (the reader's loading and checksum policy above).
   Status DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float* out,
                     uint64_t out_capacity, int threads = 0) const;
+  // The codes of rows [row_begin, row_end) of a retrieval or packed-codes tensor i,
+  // into out[0..n) as DecodeRows' floats: each in 0..K, what the table or packed codes
+  // hold (anything above K read as 0), so code != 0 exactly where DecodeRows gives
+  // centroids[code - 1], false positives included. What a trainer that keeps training
+  // a stored layer's centroids needs. All rows load the section as Decode does; fewer
+  // read as DecodeRows does. InvalidArgument for a dense tensor.
+  Status DecodeCodeRows(size_t i, uint64_t row_begin, uint64_t row_end, uint16_t* out,
+                        uint64_t out_capacity, int threads = 0) const;
   // Decodes the single weight at row-major index `flat_index` of tensor i, loading or
   // reading as DecodeRows does.
   Result<float> DecodeWeight(size_t i, uint64_t flat_index) const;

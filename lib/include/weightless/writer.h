@@ -1,6 +1,9 @@
 // Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
 //
-// Writer: produces a .wl file (spec/FORMAT.md) tensor by tensor.
+// Writer: produces a .wl file (spec/FORMAT.md) tensor by tensor: dense tensors from
+// float32 values (AddDense), and any section made beforehand (AddSection: an
+// EncodedSection of weightless/section.h, e.g. the encoder's EncodedLayer::section). The
+// writer never encodes; it stores.
 //
 // The writer streams: each Add* call writes its payload section at once, so memory
 // stays bounded by one layer (plus a small index record per tensor); the index and
@@ -27,13 +30,11 @@
 #include <vector>
 
 #include "weightless/export.h"
-#include "weightless/retrieval.h"
+#include "weightless/section.h"
 #include "weightless/status.h"
 #include "weightless/tensor.h"
 
 namespace weightless {
-
-struct EncodedLayer;  // weightless/encoder.h: the writer stores one, never makes one
 
 // A destination for Writer::ToStream. Bytes arrive strictly in file order, never
 // rewound, so a pipe or socket works.
@@ -133,26 +134,11 @@ class WEIGHTLESS_EXPORT Writer {
                   DType stored = DType::kFloat32, Codec codec = Codec::kNone,
                   float int8_scale = 1.0f);
 
-  // A layer whose weight codes are stored in `table` (keys = row-major weight indices,
-  // code c decodes to centroids[c - 1]). REQUIRES: table universe == element count of
-  // `shape`; 1 <= centroids.size() <= 2^t - 1; centroids finite.
-  Status AddRetrievalLayer(std::string_view name, const std::vector<uint64_t>& shape,
-                           const RetrievalTable& table, const std::vector<float>& centroids,
-                           const LayerStats& stats = {}, const RetrainInfo& retrain = {},
-                           Codec codec = Codec::kNone);
-
-  // A layer stored exactly as one code per weight (0 = pruned, c in 1..K decodes to
-  // centroids[c - 1]), packed at `code_bits` bits each (1..16, with K <= 2^bits - 1).
-  // Smaller than a retrieval table for small or dense layers; no false positives.
-  Status AddPackedCodesLayer(std::string_view name, const std::vector<uint64_t>& shape,
-                             const uint16_t* codes, int code_bits,
-                             const std::vector<float>& centroids, const LayerStats& stats = {},
-                             const RetrainInfo& retrain = {}, Codec codec = Codec::kNone);
-
-  // A layer produced by EncodeLayer (weightless/encoder.h), stored as the encoder chose
-  // (retrieval table or packed codes) with its statistics.
-  Status AddEncodedLayer(std::string_view name, const EncodedLayer& layer,
-                         const RetrainInfo& retrain = {}, Codec codec = Codec::kNone);
+  // A section made by EncodedSection::Dense / PackedCodes / Retrieval or by the encoder
+  // (EncodedLayer::section, weightless/encoder.h), stored as it describes itself, with
+  // `retrain` (for retrieval and packed-codes layers) and compressed by `codec`.
+  Status AddSection(std::string_view name, const EncodedSection& section,
+                    const RetrainInfo& retrain = {}, Codec codec = Codec::kNone);
 
   // Sets a model metadata entry, replacing an earlier value of the same key.
   Status SetMetadata(std::string_view key, MetadataValue value);

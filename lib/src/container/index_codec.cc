@@ -10,7 +10,7 @@
 #include <unordered_set>
 
 #include "container/file_layout.h"
-#include "container/payload.h"
+#include "section/storage.h"
 #include "weightless/format.h"
 #include "weightless/retrieval.h"
 #include "weightless_generated.h"
@@ -416,7 +416,7 @@ Result<uint64_t> ParseLayerEncoding(const fb::Tensor& ft, const std::string& lab
     if (ft.retrieval()) {
       return Corrupt(FileError::kBadEncoding, label + ": packed codes with retrieval fields");
     }
-    return PackedCodesBytes(elements, t->code_bits);
+    return section::PackedCodesBytes(elements, t->code_bits);
   }
   const fb::RetrievalInfo* r = ft.retrieval();
   if (!r) return Corrupt(FileError::kBadEncoding, label + ": retrieval parameters missing");

@@ -18,8 +18,7 @@
 
 #include "container/file_layout.h"
 #include "container/index_codec.h"
-#include "container/payload.h"
-#include "retrieval/layout.h"
+#include "section/storage.h"
 #include "weightless/format.h"
 #include "weightless/retrieval.h"
 
@@ -148,12 +147,10 @@ class Source {
 };
 
 // A tensor's payload, loaded whole: its bytes (in the mapping, or owned when read with
-// pread or decompressed) and, for retrieval layers, the validated table.
+// pread or decompressed) and the validated view decoding goes through.
 struct Payload {
   std::vector<uint8_t> owned;
-  const uint8_t* data = nullptr;
-  uint64_t size = 0;
-  std::optional<RetrievalView> table;
+  std::optional<SectionView> view;
 };
 
 // The reader's cache entry for one tensor. `error` keeps only errors that a retry
@@ -200,54 +197,10 @@ struct Reader::Impl {
     return stored;
   }
 
-  // Opens the retrieval table of tensor i held in data[0..size) and checks it against
-  // the index.
-  Result<RetrievalView> OpenTable(size_t i, const uint8_t* data, uint64_t size) const {
-    const TensorInfo& t = index.tensors[i];
-    Result<RetrievalView> view = RetrievalView::Open(data, size);
-    if (!view.ok()) {
-      return container::Corrupt(FileError::kBadEncoding, Label(i) + ": section at offset " +
-                                                             Num(t.section_offset) + ": " +
-                                                             view.status().ToString());
-    }
-    if (view->kind() != t.retrieval_kind || view->value_bits() != t.code_bits ||
-        view->universe() != t.element_count() || view->seed() != t.retrieval_seed ||
-        view->shard_span() != t.shard_span || view->shard_count() != t.shard_count ||
-        view->cell_count() != t.cells) {
-      return container::Corrupt(FileError::kBadEncoding,
-                                Label(i) + ": the retrieval table at offset " +
-                                    Num(t.section_offset) +
-                                    " disagrees with the index (kind, t, universe, seed, "
-                                    "shard layout or cells)");
-    }
-    return view;
-  }
-
-  // Packed codes: the bits past the last code must be zero.
-  Status CheckPackedTail(size_t i, const uint8_t* data, uint64_t size) const {
-    const TensorInfo& t = index.tensors[i];
-    const uint64_t bits = t.element_count() * static_cast<uint64_t>(t.code_bits);
-    if (bits % 8 != 0 && (data[size - 1] >> (bits % 8)) != 0) {
-      return container::Corrupt(FileError::kUnexplainedBytes,
-                                Label(i) + ": bits past the last code must be zero");
-    }
-    return Status::OK();
-  }
-
-  // The structure checks of a whole section in data[0..size), whether loaded or read
-  // in place: a retrieval table opened and cross-checked (into *table), packed codes'
-  // tail. Dense sections have none.
-  Status CheckStructure(size_t i, const uint8_t* data, uint64_t size,
-                        std::optional<RetrievalView>* table) const {
-    const TensorInfo& t = index.tensors[i];
-    if (t.storage == Storage::kRetrieval) {
-      Result<RetrievalView> view = OpenTable(i, data, size);
-      if (!view.ok()) return view.status();
-      *table = *view;
-    } else if (t.storage == Storage::kPackedCodes) {
-      return CheckPackedTail(i, data, size);
-    }
-    return Status::OK();
+  // Opens the section of tensor i held in data[0..size) (SectionView::Open: the
+  // structure checks of its storage, whether loaded or read in place).
+  Result<SectionView> OpenView(size_t i, const uint8_t* data, uint64_t size) const {
+    return SectionView::Open(index.tensors[i], data, size);
   }
 
   // Loads payload i whole: read, verify (when asked), decompress, validate. Caches
@@ -277,16 +230,13 @@ struct Reader::Impl {
                      ? std::string(ZSTD_getErrorName(n))
                      : "decompressed to " + Num(n) + " bytes, expected " + Num(t.raw_bytes)));
       }
-      p->data = p->owned.data();
-    } else if (source->mapped()) {
-      p->data = *stored;
-    } else {
+    } else if (!source->mapped()) {
       p->owned = std::move(stored_buffer);
-      p->data = p->owned.data();
     }
-    p->size = t.raw_bytes;
-    Status s = CheckStructure(i, p->data, p->size, &p->table);
-    if (!s.ok()) return s;
+    const uint8_t* data = source->mapped() && t.codec == Codec::kNone ? *stored : p->owned.data();
+    Result<SectionView> view = OpenView(i, data, t.raw_bytes);
+    if (!view.ok()) return view.status();
+    p->view = *view;
     return std::shared_ptr<const Payload>(std::move(p));
   }
 
@@ -313,137 +263,72 @@ struct Reader::Impl {
     return slot.payload;
   }
 
-  static Status DecodeFrom(const TensorInfo& t, const uint8_t* data,
-                           const std::optional<RetrievalView>& table, uint64_t begin, uint64_t end,
-                           float* out, int threads) {
-    switch (t.storage) {
-      case Storage::kDense:
-        container::DecodeDense(data, t.dtype, t.int8_scale, begin, end, out);
-        return Status::OK();
-      case Storage::kPackedCodes:
-        container::DecodePackedCodes(data, t.code_bits, t.centroids.data(),
-                                     static_cast<uint32_t>(t.centroids.size()), begin, end, out);
-        return Status::OK();
-      case Storage::kRetrieval:
-        return table->DecodeFloats(begin, end, t.centroids.data(),
-                                   static_cast<uint32_t>(t.centroids.size()), out, threads);
-    }
-    return Status::Internal("unknown storage");
+  // Floats or codes of [begin, end) from an opened view.
+  static Status DecodeFrom(const SectionView& view, uint64_t begin, uint64_t end, float* out,
+                           int threads) {
+    return view.DecodeFloats(begin, end, out, threads);
+  }
+  static Status DecodeFrom(const SectionView& view, uint64_t begin, uint64_t end, uint16_t* out,
+                           int threads) {
+    return view.DecodeCodes(begin, end, out, threads);
   }
 
-  // Decodes [begin, end) of tensor i. `whole` is true for Decode(); otherwise, with
-  // options.partial_reads, an uncompressed section that is not loaded is read only
-  // where [begin, end) needs it (DecodePart).
-  Status DecodeRange(size_t i, uint64_t begin, uint64_t end, float* out, int threads,
+  // Decodes [begin, end) of tensor i into out (floats or codes). `whole` is true for
+  // Decode(); otherwise, with options.partial_reads, an uncompressed section that is
+  // not loaded is read only where [begin, end) needs it (DecodePart).
+  template <typename T>
+  Status DecodeRange(size_t i, uint64_t begin, uint64_t end, T* out, int threads,
                      bool whole) const {
     const TensorInfo& t = index.tensors[i];
     if (!whole && options.partial_reads && t.codec == Codec::kNone && begin < end) {
       if (std::shared_ptr<const Payload> p = Cached(i)) {
-        return DecodeFrom(t, p->data, p->table, begin, end, out, threads);
+        return DecodeFrom(*p->view, begin, end, out, threads);
       }
       return DecodePart(i, begin, end, out, threads);
     }
     Result<std::shared_ptr<const Payload>> loaded = Get(i);
     if (!loaded.ok()) return loaded.status();
-    const Payload& p = **loaded;
-    return DecodeFrom(t, p.data, p.table, begin, end, out, threads);
+    return DecodeFrom(*(*loaded)->view, begin, end, out, threads);
   }
 
   // Decodes [begin, end) of uncompressed tensor i reading only the bytes that range
-  // needs (a mapping: touching only them), unverified by the section checksum, which
-  // covers the whole section; the structure is checked as on a whole load. Keeps
-  // nothing.
-  Status DecodePart(size_t i, uint64_t begin, uint64_t end, float* out, int threads) const {
+  // needs, unverified by the section checksum, which covers the whole section; the
+  // structure is checked as on a whole load. Keeps nothing. A mapping is used in place
+  // (only the pages decoding touches are read); with pread the storage names the byte
+  // ranges it needs (StorageOps::read_part), read into a zero-filled buffer of the
+  // section's size (calloc leaves the pages never written unallocated, so it costs what
+  // was read). When the storage cannot plan from what it read (a damaged directory),
+  // the section is loaded whole, which reports the damage.
+  template <typename T>
+  Status DecodePart(size_t i, uint64_t begin, uint64_t end, T* out, int threads) const {
     const TensorInfo& t = index.tensors[i];
     const uint64_t section = t.section_offset, size = t.stored_bytes;
-    if (source->mapped()) {  // in place: only the pages decoding touches are read
+    if (source->mapped()) {
       std::vector<uint8_t> unused;
       Result<const uint8_t*> data = source->Read(section, size, &unused);  // no copy
       if (!data.ok()) return data.status();
-      std::optional<RetrievalView> table;
-      Status s = CheckStructure(i, *data, size, &table);
-      if (!s.ok()) return s;
-      return DecodeFrom(t, *data, table, begin, end, out, threads);
+      Result<SectionView> view = OpenView(i, *data, size);
+      if (!view.ok()) return view.status();
+      return DecodeFrom(*view, begin, end, out, threads);
     }
-    switch (t.storage) {
-      case Storage::kDense: {
-        const uint64_t width = DTypeSize(t.dtype);
-        std::vector<uint8_t> bytes((end - begin) * width);
-        Status s = source->ReadInto(section + begin * width, bytes.size(), bytes.data());
-        if (!s.ok()) return s.WithContext(Label(i));
-        container::DecodeDense(bytes.data(), t.dtype, t.int8_scale, 0, end - begin, out);
-        return Status::OK();
-      }
-      case Storage::kPackedCodes: {
-        // From a code whose first bit starts a byte (every 8th code does) to the byte
-        // holding the last code's last bit; the final byte also carries the tail check.
-        const uint64_t bits = static_cast<uint64_t>(t.code_bits);
-        const uint64_t first_code = begin / 8 * 8;
-        const uint64_t first_byte = first_code * bits / 8;
-        const uint64_t last_byte = (end * bits + 7) / 8;  // exclusive
-        std::vector<uint8_t> bytes(last_byte - first_byte);
-        Status s = source->ReadInto(section + first_byte, bytes.size(), bytes.data());
-        if (!s.ok()) return s.WithContext(Label(i));
-        if (last_byte == size) {
-          s = CheckPackedTail(i, bytes.data(), bytes.size());
-          if (!s.ok()) return s;
-        }
-        container::DecodePackedCodes(bytes.data(), t.code_bits, t.centroids.data(),
-                                     static_cast<uint32_t>(t.centroids.size()), begin - first_code,
-                                     end - first_code, out);
-        return Status::OK();
-      }
-      case Storage::kRetrieval:
-        return DecodeTablePart(i, begin, end, out, threads);
-    }
-    return Status::Internal("unknown storage");
-  }
-
-  // The retrieval case of DecodePart with pread: reads the table's header and shard
-  // directory, the cells of the shards covering [begin, end) and the cell area's last
-  // block and padding (which opening checks) into a sparse buffer of the section's
-  // size, then opens and decodes it as a whole table. A header or directory that does
-  // not describe the section falls back to a whole load, which reports it.
-  Status DecodeTablePart(size_t i, uint64_t begin, uint64_t end, float* out, int threads) const {
-    const TensorInfo& t = index.tensors[i];
-    const uint64_t section = t.section_offset, size = t.stored_bytes;
-    auto whole = [&] { return DecodeRange(i, begin, end, out, threads, /*whole=*/true); };
-    const uint64_t shards = t.shard_count;
-    const uint64_t directory_bytes = (shards + 1) * retrieval::kDirectoryEntrySize;
-    const uint64_t cells_offset = retrieval::kHeaderSize + directory_bytes;
-    if (shards == 0 || t.shard_span == 0 || cells_offset > size) return whole();
-    SparseBuffer buffer(static_cast<uint8_t*>(std::calloc(size, 1)));
+    const section::StorageOps* ops = section::OpsFor(t.storage);
+    if (ops == nullptr) return Status::Internal("unknown storage");  // the index refuses it
+    SparseBuffer buffer(static_cast<uint8_t*>(std::calloc(size ? size : 1, 1)));
     if (!buffer) {
       return Status::OutOfRange(Label(i) + ": cannot allocate " + Num(size) + " bytes");
     }
-    uint8_t* data = buffer.get();
-    Status s = source->ReadInto(section, cells_offset, data);
-    if (!s.ok()) return s.WithContext(Label(i));
-    const uint8_t* directory = data + retrieval::kHeaderSize;
-    const uint64_t first_shard = begin / t.shard_span, last_shard = (end - 1) / t.shard_span;
-    if (last_shard >= shards) return whole();
-    const uint64_t cell_begin = retrieval::ReadShardEntry(directory, first_shard).cell_begin;
-    const uint64_t cell_end = retrieval::ReadShardEntry(directory, last_shard).cell_end;
-    const uint64_t total_cells = retrieval::ReadShardEntry(directory, shards - 1).cell_end;
-    const uint64_t area = size - cells_offset;
-    const bool ribbon = t.retrieval_kind == RetrievalKind::kRibbon;
-    if (cell_begin > cell_end || cell_end > total_cells ||
-        area != retrieval::CellAreaBytes(ribbon, total_cells, t.code_bits)) {
-      return whole();
-    }
-    const retrieval::ByteRange cells =
-        retrieval::CellBytesOfShards(ribbon, cell_begin, cell_end, t.code_bits, area);
-    const retrieval::ByteRange tail = retrieval::CellAreaTail(ribbon, total_cells, t.code_bits);
-    for (const retrieval::ByteRange& r : {cells, tail}) {
-      if (r.end <= r.begin) continue;
-      s = source->ReadInto(section + cells_offset + r.begin, r.end - r.begin,
-                           data + cells_offset + r.begin);
-      if (!s.ok()) return s.WithContext(Label(i));
-    }
-    std::optional<RetrievalView> table;
-    s = CheckStructure(i, data, size, &table);
+    bool whole = false;
+    Status s = ops->read_part(
+        t, begin, end,
+        [&](uint64_t at, uint64_t n, uint8_t* dst) {
+          return source->ReadInto(section + at, n, dst).WithContext(Label(i));
+        },
+        buffer.get(), &whole);
     if (!s.ok()) return s;
-    return DecodeFrom(t, data, table, begin, end, out, threads);
+    if (whole) return DecodeRange(i, begin, end, out, threads, /*whole=*/true);
+    Result<SectionView> view = OpenView(i, buffer.get(), size);
+    if (!view.ok()) return view.status();
+    return DecodeFrom(*view, begin, end, out, threads);
   }
 };
 
@@ -623,6 +508,23 @@ Status Reader::DecodeRows(size_t i, uint64_t row_begin, uint64_t row_end, float*
   return impl_->DecodeRange(i, row_begin * row, row_end * row, out, threads, /*whole=*/false);
 }
 
+Status Reader::DecodeCodeRows(size_t i, uint64_t row_begin, uint64_t row_end, uint16_t* out,
+                              uint64_t out_capacity, int threads) const {
+  if (i >= tensor_count()) return Status::OutOfRange("tensor index " + Num(i));
+  const TensorInfo& t = impl_->index.tensors[i];
+  if (t.storage == Storage::kDense) {
+    return Status::InvalidArgument(impl_->Label(i) + " is dense", "it has no codes");
+  }
+  if (Status s = t.CheckRowRange(row_begin, row_end); !s.ok()) return s;
+  const uint64_t row = t.row_size();
+  if (out_capacity < (row_end - row_begin) * row) {
+    return Status::InvalidArgument(impl_->Label(i) + ": output holds " + Num(out_capacity) +
+                                   " codes, the rows have " + Num((row_end - row_begin) * row));
+  }
+  const bool whole = row_begin == 0 && row_end == t.rows();
+  return impl_->DecodeRange(i, row_begin * row, row_end * row, out, threads, whole);
+}
+
 Result<float> Reader::DecodeWeight(size_t i, uint64_t flat_index) const {
   if (i >= tensor_count()) return Status::OutOfRange("tensor index " + Num(i));
   const uint64_t n = impl_->index.tensors[i].element_count();
@@ -690,18 +592,8 @@ std::vector<Status> Reader::Verify() const {
       problems.push_back(payload.status());
       continue;  // the payload cannot be trusted further
     }
-    if (t.storage == Storage::kPackedCodes) {
-      const uint64_t n = t.element_count();
-      for (uint64_t k = 0; k < n; ++k) {
-        const uint32_t code = container::UnpackCode((*payload)->data, k, t.code_bits);
-        if (code > t.centroids.size()) {
-          problems.push_back(container::Corrupt(
-              FileError::kBadEncoding, im.Label(i) + ": code " + Num(code) + " at weight " +
-                                           Num(k) + " exceeds K = " + Num(t.centroids.size())));
-          break;
-        }
-      }
-    }
+    Status values = (*payload)->view->CheckValues();
+    if (!values.ok()) problems.push_back(values);
   }
   check_gap(im.trailer.index_offset, "the index");
   return problems;

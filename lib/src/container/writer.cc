@@ -14,8 +14,7 @@
 
 #include "container/file_layout.h"
 #include "container/index_codec.h"
-#include "container/payload.h"
-#include "weightless/encoder.h"  // AddEncodedLayer reads the encoder's result
+#include "section/storage.h"
 #include "weightless/format.h"
 #include "weightless/version.h"
 
@@ -84,8 +83,8 @@ struct Writer::Impl {
   // Writes one section and records the tensor. The payload streams through in pieces
   // of at most kPiece bytes (compressed on the fly for zstd, checksummed as written),
   // so the writer never holds a whole layer.
-  Status AddSection(TensorInfo info, uint64_t raw_size, uint64_t piece_multiple,
-                    const RawSource& source) {
+  Status WriteSection(TensorInfo info, uint64_t raw_size, uint64_t piece_multiple,
+                      const RawSource& source) {
     Status s = Pad();
     if (!s.ok()) return Fail(s);
     info.section_offset = offset;
@@ -231,147 +230,31 @@ Status Writer::AddDense(std::string_view name, const std::vector<uint64_t>& shap
   info.int8_scale = stored == DType::kInt8 ? int8_scale : 1.0f;
   info.codec = codec;
   const size_t element_size = DTypeSize(stored);
-  return impl_->AddSection(std::move(info), elements * element_size, element_size,
-                           [=](uint64_t at, size_t size, std::vector<uint8_t>* scratch) {
-                             *scratch =
-                                 container::EncodeDense(values + at / element_size,
-                                                        size / element_size, stored, int8_scale);
-                             return scratch->data();
-                           });
+  return impl_->WriteSection(std::move(info), elements * element_size, element_size,
+                             [=](uint64_t at, size_t size, std::vector<uint8_t>* scratch) {
+                               scratch->resize(size);
+                               section::EncodeDense(values + at / element_size, size / element_size,
+                                                    stored, int8_scale, scratch->data());
+                               return scratch->data();
+                             });
 }
 
-namespace {
-Status CheckCentroids(const std::string& name, const std::vector<float>& centroids, int bits) {
-  const uint64_t max_k = (uint64_t{1} << bits) - 1;
-  if (centroids.empty() || centroids.size() > max_k) {
-    return Status::InvalidArgument(
-        "layer '" + name + "': " + std::to_string(centroids.size()) + " centroids",
-        "need 1.." + std::to_string(max_k) + " for " + std::to_string(bits) + "-bit codes");
-  }
-  for (size_t i = 0; i < centroids.size(); ++i) {
-    if (!std::isfinite(centroids[i])) {
-      return Status::InvalidArgument("layer '" + name + "': centroid " + std::to_string(i + 1) +
-                                     " is not finite");
-    }
-  }
-  return Status::OK();
-}
-// The checks and index record shared by the two kinds of encoded layer.
-Status CheckEncodedLayer(const std::string& name, uint64_t elements, const LayerStats& stats,
-                         Codec codec) {
-  if (stats.kept > elements || stats.false_positives > elements - stats.kept) {
-    return Status::InvalidArgument("layer '" + name + "': stats count more weights than the shape");
-  }
+Status Writer::AddSection(std::string_view name, const EncodedSection& section,
+                          const RetrainInfo& retrain, Codec codec) {
+  Status s = impl_->Usable();
+  if (!s.ok()) return s;
+  uint64_t elements = 0;
+  s = impl_->CheckNewTensor(name, section.info().shape, &elements);
+  if (!s.ok()) return s;
   if (codec != Codec::kNone && codec != Codec::kZstd) {
-    return Status::InvalidArgument("layer '" + name + "': unknown codec");
+    return Status::InvalidArgument("tensor '" + std::string(name) + "': unknown codec");
   }
-  return Status::OK();
-}
-
-TensorInfo EncodedLayerInfo(const std::string& name, const std::vector<uint64_t>& shape,
-                            Storage storage, int code_bits, const std::vector<float>& centroids,
-                            const LayerStats& stats, const RetrainInfo& retrain, Codec codec) {
-  TensorInfo info;
-  info.name = name;
-  info.shape = shape;
-  info.storage = storage;
-  info.dtype = DType::kFloat32;  // the decoded type
-  info.centroids = centroids;
-  info.code_bits = code_bits;
-  info.stats = stats;
-  info.retrain = retrain;
+  TensorInfo info = section.info();
+  info.name = std::string(name);
+  if (info.storage != Storage::kDense) info.retrain = retrain;
   info.codec = codec;
-  return info;
-}
-
-}  // namespace
-
-Status Writer::AddRetrievalLayer(std::string_view name, const std::vector<uint64_t>& shape,
-                                 const RetrievalTable& table, const std::vector<float>& centroids,
-                                 const LayerStats& stats, const RetrainInfo& retrain, Codec codec) {
-  Status s = impl_->Usable();
-  if (!s.ok()) return s;
-  uint64_t elements = 0;
-  s = impl_->CheckNewTensor(name, shape, &elements);
-  if (!s.ok()) return s;
-  const RetrievalView& view = table.view();
-  const std::string n(name);
-  if (view.universe() != elements) {
-    return Status::InvalidArgument("layer '" + n + "': the table covers " +
-                                   std::to_string(view.universe()) + " weights, the shape " +
-                                   std::to_string(elements));
-  }
-  s = CheckCentroids(n, centroids, view.value_bits());
-  if (s.ok()) s = CheckEncodedLayer(n, elements, stats, codec);
-  if (!s.ok()) return s;
-  TensorInfo info = EncodedLayerInfo(n, shape, Storage::kRetrieval, view.value_bits(), centroids,
-                                     stats, retrain, codec);
-  info.retrieval_kind = view.kind();
-  info.retrieval_seed = view.seed();
-  info.shard_span = view.shard_span();
-  info.shard_count = view.shard_count();
-  info.cells = view.cell_count();
-  return impl_->AddSection(std::move(info), table.bytes().size(), 1,
-                           Impl::Bytes(table.bytes().data()));
-}
-
-Status Writer::AddPackedCodesLayer(std::string_view name, const std::vector<uint64_t>& shape,
-                                   const uint16_t* codes, int code_bits,
-                                   const std::vector<float>& centroids, const LayerStats& stats,
-                                   const RetrainInfo& retrain, Codec codec) {
-  Status s = impl_->Usable();
-  if (!s.ok()) return s;
-  uint64_t elements = 0;
-  s = impl_->CheckNewTensor(name, shape, &elements);
-  if (!s.ok()) return s;
-  const std::string n(name);
-  if (code_bits < 1 || code_bits > 16) {
-    return Status::InvalidArgument("layer '" + n + "': code_bits " + std::to_string(code_bits),
-                                   "must be 1..16");
-  }
-  s = CheckCentroids(n, centroids, code_bits);
-  if (!s.ok()) return s;
-  if (elements > 0 && codes == nullptr) return Status::InvalidArgument("codes is null");
-  for (uint64_t i = 0; i < elements; ++i) {
-    if (codes[i] > centroids.size()) {
-      return Status::InvalidArgument(
-          "layer '" + n + "': code " + std::to_string(codes[i]) + " at index " + std::to_string(i),
-          "codes must be 0..K = " + std::to_string(centroids.size()));
-    }
-  }
-  s = CheckEncodedLayer(n, elements, stats, codec);
-  if (!s.ok()) return s;
-  TensorInfo info = EncodedLayerInfo(n, shape, Storage::kPackedCodes, code_bits, centroids, stats,
-                                     retrain, codec);
-  // Eight codes take code_bits whole bytes, so pieces of 8-code groups pack alone.
-  const uint64_t group_bytes = static_cast<uint64_t>(code_bits);
-  return impl_->AddSection(
-      std::move(info), container::PackedCodesBytes(elements, code_bits), group_bytes,
-      [=](uint64_t at, size_t size, std::vector<uint8_t>* scratch) {
-        const uint64_t first = at / group_bytes * 8;
-        const uint64_t count = std::min<uint64_t>(elements - first, size / group_bytes * 8 + 8);
-        *scratch = container::PackCodes(codes + first, count, code_bits);
-        scratch->resize(size);
-        return scratch->data();
-      });
-}
-
-Status Writer::AddEncodedLayer(std::string_view name, const EncodedLayer& layer,
-                               const RetrainInfo& retrain, Codec codec) {
-  if (layer.storage == Storage::kRetrieval) {
-    if (!layer.table) return Status::InvalidArgument("encoded layer has no table");
-    return AddRetrievalLayer(name, layer.shape, *layer.table, layer.centroids, layer.layer_stats(),
-                             retrain, codec);
-  }
-  uint64_t n = 1;
-  for (uint64_t d : layer.shape) n *= d;
-  if (layer.packed_codes.size() != n) {
-    return Status::InvalidArgument("encoded layer '" + std::string(name) + "' has " +
-                                   std::to_string(layer.packed_codes.size()) +
-                                   " packed codes for " + std::to_string(n) + " weights");
-  }
-  return AddPackedCodesLayer(name, layer.shape, layer.packed_codes.data(), layer.stats.value_bits,
-                             layer.centroids, layer.layer_stats(), retrain, codec);
+  const std::vector<uint8_t>& bytes = section.bytes();
+  return impl_->WriteSection(std::move(info), bytes.size(), 1, Impl::Bytes(bytes.data()));
 }
 
 Status Writer::SetMetadata(std::string_view key, MetadataValue value) {

@@ -270,10 +270,7 @@ Result<EncodedLayer> EncodeValidCodes(const uint16_t* codes, uint64_t n,
       values.push_back(codes[i]);
     }
   }
-  EncodedLayer out;
-  out.shape = shape;
-  out.centroids = centroids;
-  EncodeStats& st = out.stats;
+  EncodeStats st;
   st.weights = n;
   st.kept = keys.size();
   st.clusters = k;
@@ -301,6 +298,7 @@ Result<EncodedLayer> EncodeValidCodes(const uint16_t* codes, uint64_t n,
   // Tables over seeds; keep the cheapest.
   bool use_packed = options.storage == LayerStorage::kPackedCodes;
   uint64_t table_bits = 0;  // of the chosen table
+  std::optional<RetrievalTable> chosen_table;
   if (!use_packed) {
     std::mutex cost_mutex;
     SeedSearchInput in;
@@ -325,15 +323,12 @@ Result<EncodedLayer> EncodeValidCodes(const uint16_t* codes, uint64_t n,
     st.added_squared_error = chosen.squared_error;
     st.added_activation_error = chosen.activation_error;
     table_bits = 8 * static_cast<uint64_t>(chosen.table->bytes().size());
-    out.table = std::move(chosen.table);
+    chosen_table = std::move(chosen.table);
     if (options.storage == LayerStorage::kAuto && packed_payload_bits <= table_bits) {
       use_packed = true;
     }
   }
   if (use_packed) {
-    out.storage = Storage::kPackedCodes;
-    out.table.reset();
-    out.packed_codes.assign(codes, codes + n);
     st.value_bits = packed_bits;
     st.false_positives = 0;
     st.added_squared_error = 0;
@@ -341,7 +336,6 @@ Result<EncodedLayer> EncodeValidCodes(const uint16_t* codes, uint64_t n,
     st.chosen_cost = 0;
     st.bits = packed_payload_bits + centroid_bits;
   } else {
-    out.storage = Storage::kRetrieval;
     st.value_bits = t;
     st.bits = table_bits + centroid_bits;
   }
@@ -349,7 +343,13 @@ Result<EncodedLayer> EncodeValidCodes(const uint16_t* codes, uint64_t n,
   st.bits_per_kept_weight =
       st.kept ? static_cast<double>(st.bits) / static_cast<double>(st.kept) : 0;
   st.compression_ratio = static_cast<double>(32 * n) / static_cast<double>(st.bits);
-  return out;
+  const LayerStats layer_stats{st.kept, st.false_positives, st.added_squared_error};
+  Result<EncodedSection> section =
+      use_packed
+          ? EncodedSection::PackedCodes(shape, codes, packed_bits, centroids, layer_stats)
+          : EncodedSection::Retrieval(shape, std::move(*chosen_table), centroids, layer_stats);
+  if (!section.ok()) return section.status();
+  return EncodedLayer{std::move(section).value(), st};
 }
 
 }  // namespace
@@ -382,10 +382,6 @@ Result<uint64_t> CheckLayer(const EncodeOptions& options, const LayerInputs& lay
 }
 
 }  // namespace
-
-LayerStats EncodedLayer::layer_stats() const {
-  return LayerStats{stats.kept, stats.false_positives, stats.added_squared_error};
-}
 
 Result<EncodedLayer> EncodeLayer(const float* weights, const std::vector<uint64_t>& shape,
                                  const EncodeOptions& options, const LayerInputs& layer) {
@@ -436,56 +432,23 @@ Result<EncodedLayer> EncodeCodes(const uint16_t* codes, const std::vector<uint64
 }
 
 Status DecodeLayer(const EncodedLayer& layer, float* out, int threads) {
-  uint64_t n = 1;
-  for (uint64_t d : layer.shape) n *= d;
-  const uint32_t k = static_cast<uint32_t>(layer.centroids.size());
-  if (layer.storage == Storage::kRetrieval) {
-    if (!layer.table) return Status::InvalidArgument("encoded layer has no table");
-    return layer.table->view().DecodeFloats(0, n, layer.centroids.data(), k, out, threads);
-  }
-  if (layer.packed_codes.size() != n) {
-    return Status::InvalidArgument("encoded layer has " + Num(layer.packed_codes.size()) +
-                                   " packed codes for " + Num(n) + " weights");
-  }
-  for (uint64_t i = 0; i < n; ++i) {
-    const uint16_t c = layer.packed_codes[i];
-    out[i] = (c >= 1 && c <= k) ? layer.centroids[c - 1] : 0.0f;
-  }
-  return Status::OK();
+  const SectionView view = layer.section.view();
+  return view.DecodeFloats(0, view.element_count(), out, threads);
 }
 
 Status DecodeLayerCodes(const EncodedLayer& layer, uint64_t begin, uint64_t count, uint16_t* out,
                         int threads) {
-  uint64_t n = 1;
-  for (uint64_t d : layer.shape) n *= d;
-  if (begin > n || count > n - begin) {
+  const SectionView view = layer.section.view();
+  if (begin > view.element_count() || count > view.element_count() - begin) {
     return Status::OutOfRange("codes [" + Num(begin) + ", " + Num(begin) + " + " + Num(count) +
-                              ") of a layer of " + Num(n) + " weights");
+                              ") of a layer of " + Num(view.element_count()) + " weights");
   }
-  if (count > 0 && out == nullptr) return Status::InvalidArgument("out is null");
-  if (layer.storage == Storage::kRetrieval) {
-    if (!layer.table) return Status::InvalidArgument("encoded layer has no table");
-    Status s = layer.table->view().DecodeCodes(begin, begin + count, out, threads);
-    if (!s.ok()) return s;
-  } else {
-    if (layer.packed_codes.size() != n) {
-      return Status::InvalidArgument("encoded layer has " + Num(layer.packed_codes.size()) +
-                                     " packed codes for " + Num(n) + " weights");
-    }
-    if (count > 0) std::copy_n(layer.packed_codes.data() + begin, count, out);
-  }
-  const uint64_t k = layer.centroids.size();
-  for (uint64_t i = 0; i < count; ++i) {
-    if (out[i] > k) out[i] = 0;
-  }
-  return Status::OK();
+  return view.DecodeCodes(begin, begin + count, out, threads);
 }
 
 Result<std::vector<uint16_t>> DecodeLayerCodes(const EncodedLayer& layer, int threads) {
-  uint64_t n = 1;
-  for (uint64_t d : layer.shape) n *= d;
-  std::vector<uint16_t> codes(n);
-  Status s = DecodeLayerCodes(layer, 0, n, codes.data(), threads);
+  std::vector<uint16_t> codes(layer.section.view().element_count());
+  Status s = DecodeLayerCodes(layer, 0, codes.size(), codes.data(), threads);
   if (!s.ok()) return s;
   return codes;
 }

@@ -1,0 +1,84 @@
+// Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
+//
+// The storages behind weightless/section.h, one file each (dense.cc, packed_codes.cc,
+// retrieval_section.cc): how a storage's bytes are made, validated against their
+// description, decoded to floats or codes, checked in full, and read in part. The
+// reader, the writer and EncodedSection reach a storage only through StorageOps (or, for
+// making bytes, the functions below), so each storage's rules live in one place.
+
+#ifndef WEIGHTLESS_SECTION_STORAGE_H_
+#define WEIGHTLESS_SECTION_STORAGE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "weightless/retrieval.h"
+#include "weightless/section.h"
+#include "weightless/status.h"
+#include "weightless/tensor.h"
+
+namespace weightless {
+namespace section {
+
+// Reads bytes [offset, offset + size) of a section into dst (the reader's pread).
+using ReadFn = std::function<Status(uint64_t offset, uint64_t size, uint8_t* dst)>;
+
+// One storage's half of the lifecycle that works on bytes already made. REQUIRES for
+// every member but open and read_part: a view that open accepted; begin <= end <=
+// the element count (SectionView checks both).
+struct StorageOps {
+  // The exact section size the description needs, or an error naming the field that
+  // has no meaning (Corruption / kBadEncoding). Used by open and by the index parser.
+  Result<uint64_t> (*expected_size)(const TensorInfo& info);
+  // Validates data[0..size) (size already equal to expected_size) against the
+  // description; a retrieval storage leaves its opened table in *table.
+  Status (*open)(const TensorInfo& info, const uint8_t* data, uint64_t size,
+                 std::optional<RetrievalView>* table);
+  Status (*decode_floats)(const SectionView& view, uint64_t begin, uint64_t end, float* out,
+                          int threads);
+  // Null for a storage without codes (dense).
+  Status (*decode_codes)(const SectionView& view, uint64_t begin, uint64_t end, uint16_t* out,
+                         int threads);
+  Status (*check_values)(const SectionView& view);
+  // Reads into `buffer` (zero-filled, of the section's size) the bytes that open and
+  // decoding [begin, end) need, and only those (REQUIRES begin < end <= elements). Sets
+  // *whole instead when what it read does not describe the section (a damaged shard
+  // directory): the caller then loads the section whole, which reports the damage.
+  Status (*read_part)(const TensorInfo& info, uint64_t begin, uint64_t end, const ReadFn& read,
+                      uint8_t* buffer, bool* whole);
+};
+
+// The operations of `storage`; null for a value without meaning.
+const StorageOps* OpsFor(Storage storage);
+
+extern const StorageOps kDenseOps;
+extern const StorageOps kPackedCodesOps;
+extern const StorageOps kRetrievalOps;
+
+// "tensor '<name>': section at offset <n>": how every storage's errors begin.
+std::string Where(const TensorInfo& info);
+
+// K within 1..2^bits - 1 and every centroid finite (bits 1..16); kBadEncoding naming
+// the tensor otherwise.
+Status CheckCentroids(const TensorInfo& info, int bits);
+
+// Making bytes.
+// Little-endian elements of `dtype` for values[0..count) (Writer::AddDense's rounding).
+void EncodeDense(const float* values, uint64_t count, DType dtype, float int8_scale, uint8_t* out);
+// Bytes of `count` codes of `bits` bits.
+inline uint64_t PackedCodesBytes(uint64_t count, int bits) {
+  return (count * static_cast<uint64_t>(bits) + 7) / 8;
+}
+// Packs codes[0..count) at `bits` bits each into out (PackedCodesBytes(count, bits)
+// bytes, overwritten): code i occupies bits [i*bits, (i+1)*bits), least significant bit
+// first.
+void PackCodes(const uint16_t* codes, uint64_t count, int bits, uint8_t* out);
+
+}  // namespace section
+}  // namespace weightless
+
+#endif  // WEIGHTLESS_SECTION_STORAGE_H_
