@@ -95,9 +95,16 @@ std::vector<uint8_t> BuildIndex(const IndexContents& contents) {
   }
   auto producer = fb::CreateProducerDirect(b, contents.producer_name.c_str(),
                                            contents.producer_version.c_str());
+  // The vectors are built one statement each, in a fixed order: as arguments of one
+  // call their order would be the compiler's (GCC builds them right to left on x86-64,
+  // in another order on aarch64), and so would the file's bytes. This order is the one
+  // the checked-in golden files were written in.
+  const auto feature_vector = b.CreateVector(features);
+  const auto metadata_vector = b.CreateVector(metadata);
+  const auto tensor_vector = b.CreateVector(tensors);
+  const auto section_vector = b.CreateVectorOfStructs(sections);
   auto index = fb::CreateIndex(b, contents.format_major, contents.format_minor, producer,
-                               b.CreateVectorOfStructs(sections), b.CreateVector(tensors),
-                               b.CreateVector(metadata), b.CreateVector(features));
+                               section_vector, tensor_vector, metadata_vector, feature_vector);
   fb::FinishIndexBuffer(b, index);
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
