@@ -438,7 +438,14 @@ static WEIGHTLESS_ALWAYS_INLINE void StoreWeights(const uint32_t* codes, const f
 }  // namespace x86v3
 
 const DecodeKernels& X86V3DecodeKernels() {
+#if defined(WEIGHTLESS_X86V3_FLOATS_ONLY)
+  // The shared reader-only library decodes floats only (its C API has no codes): codes
+  // go through the portable kernels there, which keeps ~70 KB of code out of it.
+  static const DecodeKernels kernels{GenericDecodeKernels().codes, &x86v3::DecodeFloatsKernel};
+  static_cast<void>(&x86v3::DecodeCodesKernel);  // unused here: the compiler drops it
+#else
   static const DecodeKernels kernels{&x86v3::DecodeCodesKernel, &x86v3::DecodeFloatsKernel};
+#endif
   return kernels;
 }
 
