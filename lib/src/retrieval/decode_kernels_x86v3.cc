@@ -438,7 +438,8 @@ static WEIGHTLESS_ALWAYS_INLINE void StoreWeights(const uint32_t* codes, const f
 }  // namespace x86v3
 
 const DecodeKernels& X86V3DecodeKernels() {
-  static const DecodeKernels kernels{&x86v3::DecodeCodesKernel, &x86v3::DecodeFloatsKernel};
+  static const DecodeKernels kernels{&x86v3::DecodeCodesKernel, &x86v3::DecodeFloatsKernel,
+                                     "x86-64-v3"};
   return kernels;
 }
 
