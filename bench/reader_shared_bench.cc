@@ -6,8 +6,8 @@
 // its wl_* functions do not clash with the static ones). A memcpy of the same dense
 // float32 output is the physical reference. Run from a Release build:
 //
-//   build/release/bench/reader_shared_bench --benchmark_counters_tabular=true \
-//     --benchmark_repetitions=7 --benchmark_enable_random_interleaving=true
+//   build/release/bench/reader_shared_bench --benchmark_counters_tabular=true
+//       --benchmark_repetitions=7 --benchmark_enable_random_interleaving=true
 //
 // (interleaving the rows at random keeps a noisy machine from favouring either side).
 // Each row decodes a whole 4096 x 4096 layer (4% kept, K = 15, t = 8) on one thread;

@@ -58,15 +58,23 @@ ZstdIndependentForm ZstdIndependent(const std::vector<uint8_t>& file) {
   return form;
 }
 
-TEST(GoldenTest, SampleReadsWithExactValuesAndIsStable) {
+// Regenerating the sample gives the checked-in bytes, on every target (the aarch64 build
+// of scripts/test runs this too).
+TEST(GoldenTest, SampleIsStable) {
   const std::vector<uint8_t> bytes =
       testing_util::ReadFileBytes((kTests / "golden" / "sample.wl").string());
-  testing_util::SampleModel model;
-  const std::vector<uint8_t> regenerated = testing_util::SampleFileBytes(true, &model);
+  const std::vector<uint8_t> regenerated = testing_util::SampleFileBytes(true);
   EXPECT_EQ(regenerated, testing_util::SampleFileBytes(true)) << "the writer is not deterministic";
   EXPECT_TRUE(ZstdIndependent(bytes) == ZstdIndependent(regenerated))
       << "the writer's output changed; if intended, run wl-make-golden tests and update "
          "spec/FORMAT.md";
+}
+
+TEST(GoldenTest, SampleReadsWithExactValues) {
+  const std::vector<uint8_t> bytes =
+      testing_util::ReadFileBytes((kTests / "golden" / "sample.wl").string());
+  testing_util::SampleModel model;
+  testing_util::SampleFileBytes(true, &model);
   auto reader = Reader::OpenBuffer(bytes.data(), bytes.size());
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   for (size_t k = 0; k < model.names.size(); ++k) {

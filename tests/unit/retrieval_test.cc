@@ -203,7 +203,7 @@ TEST_P(RetrievalKindTest, BuildsAreDeterministicWhateverTheThreads) {
   EXPECT_NE(a->bytes(), c->bytes()) << "a different seed must give a different table";
 }
 
-// The kernels chosen for this CPU (vectorised on x86-64) must agree with the portable
+// The kernels chosen for this CPU (vectorised on x86-64 and aarch64) must agree with the portable
 // ones for every t, both outputs, several K, and ranges that start and end anywhere
 // (batches have scalar heads and tails).
 TEST_P(RetrievalKindTest, SelectedKernelsAgreeWithGenericOnes) {
@@ -254,6 +254,89 @@ TEST_P(RetrievalKindTest, SelectedKernelsAgreeWithGenericOnes) {
         selected.floats(view.kind(), t, g, lo, hi, centroids.data(), k, fb.data());
         ASSERT_EQ(fa, fb) << "t=" << t << " k=" << k << " floats [" << lo << ", " << hi << ")";
         ASSERT_EQ(fa.back(), 9.0f) << "the generic kernel wrote past " << hi;
+      }
+    }
+  }
+}
+
+// The same comparison, exhaustive in where a range starts and ends: every start within
+// 40 keys of a shard's two ends (every residue modulo the batch sizes, 8 and 16, so
+// every split into a scalar head, whole batches and a scalar tail), every length up to
+// 40 and a few longer ones, into output buffers at offsets of 0..7 elements, for
+// every t, two shards each (their cells start at different columns and bits). Nothing
+// outside [lo, hi) may be written.
+TEST_P(RetrievalKindTest, SelectedKernelsAgreeWithGenericOnesAtEveryStartAndLength) {
+  const retrieval::DecodeKernels& generic = retrieval::GenericDecodeKernels();
+  const retrieval::DecodeKernels& selected = retrieval::SelectedDecodeKernels();
+#if defined(__aarch64__)
+  ASSERT_STREQ(selected.name, "neon") << "aarch64 must select the NEON kernels";
+#endif
+  ::testing::Test::RecordProperty("selected_kernels", selected.name);
+  std::mt19937_64 rng(47);
+  for (int t = 1; t <= 16; ++t) {
+    const uint32_t max_value = (1u << t) - 1;
+    Layer layer = RandomLayer(3000, 0.2, max_value, 100 + t);
+    RetrievalOptions options;
+    options.kind = GetParam();
+    options.value_bits = t;
+    options.shard_span = 700;
+    Result<RetrievalTable> table = BuildLayer(layer, options);
+    ASSERT_TRUE(table.ok());
+    const RetrievalView& view = table->view();
+    ASSERT_GE(view.shard_count(), 3u);
+    const uint8_t* dir = table->bytes().data() + 40;
+    const uint8_t* cells = dir + 8 * (view.shard_count() + 1);
+    auto le32 = [](const uint8_t* p) {
+      return static_cast<uint32_t>(p[0] | p[1] << 8 | p[2] << 16) | static_cast<uint32_t>(p[3])
+                                                                        << 24;
+    };
+    std::vector<float> centroids(std::min<uint32_t>(max_value, 40));
+    for (size_t c = 0; c < centroids.size(); ++c) centroids[c] = 0.25f * static_cast<float>(c) + 1;
+    const uint32_t k = static_cast<uint32_t>(centroids.size());
+    for (uint64_t s : {uint64_t{0}, uint64_t{1} + rng() % (view.shard_count() - 2)}) {
+      const uint64_t shard_lo = s * view.shard_span();
+      const uint64_t shard_hi = std::min(layer.universe, shard_lo + view.shard_span());
+      const uint32_t begin = le32(dir + 8 * s), attempt = le32(dir + 8 * s + 4);
+      const uint32_t end = le32(dir + 8 * s + 8);
+      const retrieval::ShardGeometry g{cells, begin, end - begin,
+                                       retrieval::ShardSeed(view.seed(), s, attempt)};
+      std::vector<uint64_t> starts;
+      for (uint64_t d = 0; d < 40; ++d) {
+        starts.push_back(shard_lo + d);
+        starts.push_back(shard_hi - 1 - d);
+      }
+      for (size_t i = 0; i < starts.size(); ++i) {
+        const uint64_t lo = starts[i];
+        std::vector<uint64_t> lengths;
+        for (uint64_t len = 0; len <= 40; ++len) lengths.push_back(len);
+        for (uint64_t len : {uint64_t{63}, uint64_t{100}, uint64_t{257}}) lengths.push_back(len);
+        const size_t offset = i % 8;  // in elements: codes 0..14 bytes, floats 0..28
+        for (uint64_t len : lengths) {
+          const uint64_t hi = std::min(shard_hi, lo + len);
+          const size_t n = static_cast<size_t>(hi - lo);
+          std::vector<uint16_t> a(n + 16, 7), b(n + 16, 7);
+          generic.codes(view.kind(), t, g, lo, hi, a.data() + offset);
+          selected.codes(view.kind(), t, g, lo, hi, b.data() + offset);
+          ASSERT_EQ(a, b) << "t=" << t << " shard " << s << " codes [" << lo << ", " << hi
+                          << ") at offset " << offset;
+          for (size_t j = 0; j < a.size(); ++j) {
+            if (j < offset || j >= offset + n) {
+              ASSERT_EQ(a[j], 7) << "written outside, t=" << t;
+            }
+          }
+          for (size_t j = 0; j < n; ++j) {
+            ASSERT_EQ(a[offset + j], view.Lookup(lo + j)) << "t=" << t << " index " << lo + j;
+          }
+          std::vector<float> fa(n + 16, 9), fb(n + 16, 9);
+          generic.floats(view.kind(), t, g, lo, hi, centroids.data(), k, fa.data() + offset);
+          selected.floats(view.kind(), t, g, lo, hi, centroids.data(), k, fb.data() + offset);
+          ASSERT_EQ(fa, fb) << "t=" << t << " shard " << s << " floats [" << lo << ", " << hi
+                            << ") at offset " << offset;
+          for (size_t j = 0; j < n; ++j) {
+            const uint32_t code = a[offset + j];
+            ASSERT_EQ(fa[offset + j], code >= 1 && code <= k ? centroids[code - 1] : 0.0f);
+          }
+        }
       }
     }
   }

@@ -2,7 +2,8 @@
 //
 // Bulk decode of an index range within one shard. The kernels are compiled twice
 // (decode_kernels_generic.cc and, on x86-64, decode_kernels_x86v3.cc with AVX2, BMI2
-// and POPCNT) and the best one for the running CPU is chosen once at run time.
+// and POPCNT, chosen once at run time on CPUs that have them; on aarch64,
+// decode_kernels_neon.cc, always chosen since NEON is part of the baseline).
 
 #ifndef WEIGHTLESS_RETRIEVAL_DECODE_KERNELS_H_
 #define WEIGHTLESS_RETRIEVAL_DECODE_KERNELS_H_
@@ -23,6 +24,7 @@ struct DecodeKernels {
   // out[i - lo] = centroids[code - 1] for code in 1..k, else 0. REQUIRES: k >= 1.
   void (*floats)(RetrievalKind kind, int t, const ShardGeometry& g, uint64_t lo, uint64_t hi,
                  const float* centroids, uint32_t k, float* out);
+  const char* name;  // "generic", "x86-64-v3" or "neon"
 };
 
 // The weight code `code` stands for: centroids[code - 1] for code in 1..k, else 0.

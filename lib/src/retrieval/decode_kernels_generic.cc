@@ -65,12 +65,16 @@ static WEIGHTLESS_ALWAYS_INLINE void StoreWeights(const uint32_t* codes, const f
 }  // namespace generic
 
 const DecodeKernels& GenericDecodeKernels() {
-  static const DecodeKernels kernels{&generic::DecodeCodesKernel, &generic::DecodeFloatsKernel};
+  static const DecodeKernels kernels{&generic::DecodeCodesKernel, &generic::DecodeFloatsKernel,
+                                     "generic"};
   return kernels;
 }
 
 #if defined(WEIGHTLESS_HAVE_X86V3_KERNELS)
 const DecodeKernels& X86V3DecodeKernels();  // decode_kernels_x86v3.cc
+#endif
+#if defined(WEIGHTLESS_HAVE_NEON_KERNELS)
+const DecodeKernels& NeonDecodeKernels();  // decode_kernels_neon.cc
 #endif
 
 const DecodeKernels& SelectedDecodeKernels() {
@@ -86,6 +90,8 @@ const DecodeKernels& SelectedDecodeKernels() {
     return GenericDecodeKernels();
   }();
   return selected;
+#elif defined(WEIGHTLESS_HAVE_NEON_KERNELS)
+  return NeonDecodeKernels();  // NEON is part of the aarch64 baseline
 #else
   return GenericDecodeKernels();
 #endif

@@ -441,10 +441,12 @@ const DecodeKernels& X86V3DecodeKernels() {
 #if defined(WEIGHTLESS_X86V3_FLOATS_ONLY)
   // The shared reader-only library decodes floats only (its C API has no codes): codes
   // go through the portable kernels there, which keeps ~70 KB of code out of it.
-  static const DecodeKernels kernels{GenericDecodeKernels().codes, &x86v3::DecodeFloatsKernel};
+  static const DecodeKernels kernels{GenericDecodeKernels().codes, &x86v3::DecodeFloatsKernel,
+                                     "x86-64-v3 (floats; portable codes)"};
   static_cast<void>(&x86v3::DecodeCodesKernel);  // unused here: the compiler drops it
 #else
-  static const DecodeKernels kernels{&x86v3::DecodeCodesKernel, &x86v3::DecodeFloatsKernel};
+  static const DecodeKernels kernels{&x86v3::DecodeCodesKernel, &x86v3::DecodeFloatsKernel,
+                                     "x86-64-v3"};
 #endif
   return kernels;
 }
