@@ -104,9 +104,22 @@ def test_encoded_layers_pickle_and_copy(storage):
     assert copy.deepcopy(layer) is layer and copy.copy(layer) is layer  # immutable
     state = layer.__reduce_ex__(2)
     assert state is not None
-    with pytest.raises(ValueError, match="a state of 7 fields"):
+    with pytest.raises(ValueError, match="inconsistent state"):
         weightless.EncodedLayer.__new__(weightless.EncodedLayer).__setstate__(
             ((40, 50), storage, None, b"", np.ones(4, np.float32), layer.stats))
+    with pytest.raises(ValueError, match="a state of 7 fields"):
+        weightless.EncodedLayer.__new__(weightless.EncodedLayer).__setstate__(((40, 50), storage))
+    # States pickled before sections (six fields: table bytes or one uint16 per code)
+    # still load.
+    fields = layer.__getstate__()
+    if storage == "retrieval":
+        old = (fields[0], storage, fields[2], b"", fields[3], fields[6])
+    else:
+        old = (fields[0], storage, None, layer.codes().astype("<u2").tobytes(), fields[3], fields[6])
+    restored = weightless.EncodedLayer.__new__(weightless.EncodedLayer)
+    restored.__setstate__(old)
+    np.testing.assert_array_equal(restored.decode(), layer.decode())
+    assert restored.stats == layer.stats
     # A damaged state is refused as a damaged file is (the section is validated again).
     fields = list(layer.__getstate__())
     fields[2] = fields[2][:-1]  # one byte short

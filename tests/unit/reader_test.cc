@@ -214,6 +214,9 @@ TEST(ReaderPolicyTest, PartialReadsPreadOnlyTheShardsOfTheRows) {
   const uint64_t before_packed = r->bytes_read();
   Rows(*r, 2, 100, 101);  // 7 codes of 2 bits, from a byte boundary
   EXPECT_LE(r->bytes_read() - before_packed, 4u);
+  const uint64_t before_tail = r->bytes_read();
+  Rows(*r, 2, 300, 301);  // the last row: its bytes hold the tail, checked from them
+  EXPECT_LE(r->bytes_read() - before_tail, 4u);
 }
 
 TEST(ReaderPolicyTest, WholeLoadsAreKeptUntilReleasedAndVerifyKeepsNothing) {

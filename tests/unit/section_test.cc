@@ -18,6 +18,7 @@
 #include "file_test_util.h"
 #include "weightless/encoder.h"
 #include "weightless/format.h"
+#include "weightless/reader.h"
 #include "weightless/writer.h"
 
 namespace weightless {
@@ -285,6 +286,86 @@ TEST(SectionTest, CopiedSectionsWriteTheSameFileAndWithCentroidsKeepsTheCodes) {
     bad[3] = std::numeric_limits<float>::infinity();
     EXPECT_TRUE(sections[i].WithCentroids(bad, {}).status().IsInvalidArgument());
   }
+}
+
+TEST(SectionTest, NoDescriptionMakesOpenCrashOrReadOutside) {
+  const std::vector<uint8_t> bytes(4096, 0xA5);
+  std::vector<TensorInfo> hostile;
+  for (Storage storage : {Storage::kDense, Storage::kPackedCodes, Storage::kRetrieval,
+                          static_cast<Storage>(0), static_cast<Storage>(200)}) {
+    for (const std::vector<uint64_t>& shape :
+         std::vector<std::vector<uint64_t>>{{},
+                                            {0},
+                                            {0, uint64_t{1} << 63},
+                                            {uint64_t{1} << 40, uint64_t{1} << 40},
+                                            {4096},
+                                            {3, 7},
+                                            {1, 1, 1, 1, 1, 1, 1, 1, 1}}) {
+      for (int bits : {0, 1, 8, 16, 17, -1}) {
+        for (size_t k : {size_t{0}, size_t{1}, size_t{300}}) {
+          TensorInfo t;
+          t.storage = storage;
+          t.shape = shape;
+          t.code_bits = bits;
+          t.centroids.assign(k, 0.5f);
+          t.dtype = static_cast<DType>(bits & 7);
+          t.int8_scale = bits > 8 ? 0.0f : 1.0f;
+          t.retrieval_kind = static_cast<RetrievalKind>(bits & 3);
+          t.shard_span = static_cast<uint64_t>(bits & 3) * 1000;
+          t.shard_count = 1 + k % 2;
+          t.cells = static_cast<uint64_t>(bits) * 100;
+          hostile.push_back(t);
+        }
+      }
+    }
+  }
+  size_t opened = 0;
+  for (const TensorInfo& t : hostile) {
+    for (uint64_t size : {uint64_t{0}, uint64_t{1}, uint64_t{7}, uint64_t{4096}}) {
+      Result<SectionView> view = SectionView::Open(t, bytes.data(), size);
+      if (!view.ok()) {
+        EXPECT_TRUE(view.status().IsCorruption() || view.status().IsInvalidArgument())
+            << view.status().ToString();
+        continue;
+      }
+      ++opened;  // whatever opens decodes without reading outside the bytes (ASan checks)
+      const uint64_t n = std::min<uint64_t>(view->element_count(), 4096);
+      std::vector<float> floats(n);
+      EXPECT_TRUE(view->DecodeFloats(0, n, floats.data(), 1).ok());
+      std::vector<uint16_t> codes(n);
+      (void)view->DecodeCodes(0, n, codes.data(), 1);
+      (void)view->CheckValues();
+    }
+  }
+  EXPECT_GT(opened, 0u);
+}
+
+TEST(SectionTest, FromBytesKeepsOnlyWhatItsStorageUsesAndMovesLeaveValidSections) {
+  const uint16_t codes[] = {1, 0, 2, 1, 3, 0, 0, 2};
+  auto packed = EncodedSection::PackedCodes({2, 4}, codes, 2, {0.1f, 0.2f, 0.3f});
+  ASSERT_TRUE(packed.ok());
+  TensorInfo info = packed->info();
+  info.dtype = static_cast<DType>(9);  // meaningless for packed codes: reset, not stored
+  info.name = "ignored";
+  info.retrieval_seed = 77;
+  auto adopted = EncodedSection::FromBytes(info, packed->bytes());
+  ASSERT_TRUE(adopted.ok()) << adopted.status().ToString();
+  EXPECT_EQ(adopted->info().dtype, DType::kFloat32);
+  EXPECT_TRUE(adopted->info().name.empty());
+  EXPECT_EQ(adopted->info().retrieval_seed, 0u);
+  testing_util::VectorOutputStream out;
+  auto w = Writer::ToStream(&out);
+  ASSERT_TRUE(w.ok() && w->AddSection("p", *adopted).ok() && w->Finish().ok());
+  auto r = Reader::OpenBuffer(out.bytes.data(), out.bytes.size());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r->Decode("p"), Floats(packed->view(), 0, 8));
+
+  EncodedSection from = *packed;
+  EncodedSection to = std::move(from);
+  EXPECT_EQ(Codes(from.view(), 0, 8), Codes(to.view(), 0, 8)) << "a moved-from section is valid";
+  EncodedSection assigned;
+  assigned = std::move(to);
+  EXPECT_EQ(to.bytes(), assigned.bytes());
 }
 
 }  // namespace

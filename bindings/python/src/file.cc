@@ -199,6 +199,10 @@ py::array_t<float> DecodeRows(const PyTensor& t, int64_t begin, int64_t end, int
 py::array_t<uint16_t> DecodeCodeRows(const PyTensor& t, const py::object& begin_arg,
                                      const py::object& end_arg, int threads) {
   CheckThreads(threads);
+  if (t.info.storage == Storage::kDense) {  // before allocating a dense tensor's worth
+    ThrowIfError(
+        Status::InvalidArgument("tensor '" + t.info.name + "' is dense", "it has no codes"));
+  }
   const int64_t begin = begin_arg.is_none() ? 0 : begin_arg.cast<int64_t>();
   const int64_t end =
       end_arg.is_none() ? static_cast<int64_t>(t.info.rows()) : end_arg.cast<int64_t>();

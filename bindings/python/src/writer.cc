@@ -446,8 +446,62 @@ py::tuple LayerState(const EncodedLayer& l) {
                         EncodeStatsDict(l.stats));
 }
 
+EncodeStats StatsFromDict(const py::dict& s) {
+  EncodeStats st;
+  st.weights = s["weights"].cast<uint64_t>();
+  st.kept = s["kept"].cast<uint64_t>();
+  st.clusters = s["clusters"].cast<uint32_t>();
+  st.value_bits = s["value_bits"].cast<int>();
+  st.false_positives = s["false_positives"].cast<uint64_t>();
+  st.false_positive_rate = s["false_positive_rate"].cast<double>();
+  st.clustering_squared_error = s["clustering_squared_error"].cast<double>();
+  st.added_squared_error = s["added_squared_error"].cast<double>();
+  st.added_activation_error = s["added_activation_error"].cast<double>();
+  st.bits = s["bits"].cast<uint64_t>();
+  st.bits_per_kept_weight = s["bits_per_kept_weight"].cast<double>();
+  st.compression_ratio = s["compression_ratio"].cast<double>();
+  st.seeds_tried = s["seeds_tried"].cast<int>();
+  st.chosen_seed = s["chosen_seed"].cast<uint64_t>();
+  st.first_seed_cost = s["first_seed_cost"].cast<double>();
+  st.chosen_cost = s["chosen_cost"].cast<double>();
+  return st;
+}
+
+// The state pickled before sections (weightless 0.1 until this change): (shape,
+// storage, table bytes or None, one uint16 code per weight, centroids, stats).
+std::shared_ptr<EncodedLayer> LayerFromOldState(const py::tuple& state) {
+  std::vector<uint64_t> shape;
+  for (const py::handle d : state[0]) shape.push_back(d.cast<uint64_t>());
+  const std::string storage = state[1].cast<std::string>();
+  std::vector<float> centroids = CopyFloat32(state[4]).values;
+  const EncodeStats st = StatsFromDict(state[5].cast<py::dict>());
+  const LayerStats stats{st.kept, st.false_positives, st.added_squared_error};
+  Result<EncodedSection> section = Status::InvalidArgument("EncodedLayer: an inconsistent state");
+  if (storage == StorageName(Storage::kRetrieval) && !state[2].is_none()) {
+    const std::string bytes = state[2].cast<std::string>();
+    Result<RetrievalTable> table =
+        RetrievalTable::FromBytes(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+    if (!table.ok()) ThrowIfError(table.status().WithContext("EncodedLayer: unpickling"));
+    section = EncodedSection::Retrieval(shape, std::move(table).value(), centroids, stats);
+  } else if (storage == StorageName(Storage::kPackedCodes)) {
+    const std::string packed = state[3].cast<std::string>();
+    std::vector<uint16_t> codes(packed.size() / sizeof(uint16_t));
+    if (!packed.empty()) std::memcpy(codes.data(), packed.data(), codes.size() * sizeof(uint16_t));
+    uint64_t n = 1;
+    for (uint64_t d : shape) n *= d;
+    if (codes.size() == n) {
+      section = EncodedSection::PackedCodes(shape, codes.data(), st.value_bits, centroids, stats);
+    }
+  }
+  if (!section.ok()) ThrowIfError(section.status().WithContext("EncodedLayer: unpickling"));
+  return std::make_shared<EncodedLayer>(EncodedLayer{std::move(section).value(), st});
+}
+
 std::shared_ptr<EncodedLayer> LayerFromState(const py::tuple& state) {
-  if (state.size() != 7) throw py::value_error("EncodedLayer: a state of 7 fields is expected");
+  if (state.size() == 6) return LayerFromOldState(state);
+  if (state.size() != 7)
+    throw py::value_error(
+        "EncodedLayer: a state of 7 fields (or 6, pickled before sections) is expected");
   TensorInfo info;
   for (const py::handle d : state[0]) info.shape.push_back(d.cast<uint64_t>());
   const std::string storage = state[1].cast<std::string>();
@@ -470,24 +524,7 @@ std::shared_ptr<EncodedLayer> LayerFromState(const py::tuple& state) {
     info.shard_count = r[3].cast<uint64_t>();
     info.cells = r[4].cast<uint64_t>();
   }
-  const py::dict s = state[6].cast<py::dict>();
-  EncodeStats st;
-  st.weights = s["weights"].cast<uint64_t>();
-  st.kept = s["kept"].cast<uint64_t>();
-  st.clusters = s["clusters"].cast<uint32_t>();
-  st.value_bits = s["value_bits"].cast<int>();
-  st.false_positives = s["false_positives"].cast<uint64_t>();
-  st.false_positive_rate = s["false_positive_rate"].cast<double>();
-  st.clustering_squared_error = s["clustering_squared_error"].cast<double>();
-  st.added_squared_error = s["added_squared_error"].cast<double>();
-  st.added_activation_error = s["added_activation_error"].cast<double>();
-  st.bits = s["bits"].cast<uint64_t>();
-  st.bits_per_kept_weight = s["bits_per_kept_weight"].cast<double>();
-  st.compression_ratio = s["compression_ratio"].cast<double>();
-  st.seeds_tried = s["seeds_tried"].cast<int>();
-  st.chosen_seed = s["chosen_seed"].cast<uint64_t>();
-  st.first_seed_cost = s["first_seed_cost"].cast<double>();
-  st.chosen_cost = s["chosen_cost"].cast<double>();
+  const EncodeStats st = StatsFromDict(state[6].cast<py::dict>());
   info.stats = LayerStats{st.kept, st.false_positives, st.added_squared_error};
   Result<EncodedSection> section =
       EncodedSection::FromBytes(std::move(info), std::vector<uint8_t>(bytes.begin(), bytes.end()));

@@ -196,8 +196,8 @@ WEIGHTLESS_EXPORT Result<std::vector<uint16_t>> DecodeLayerCodes(const EncodedLa
                                                                  int threads = 0);
 
 // As above for the weights [begin, begin + count) in flat order, into out[0..count):
-// decoding a large layer in slices needs no buffer of the whole layer. Errors as above,
-// and OutOfRange when the range is not inside the layer.
+// decoding a large layer in slices needs no buffer of the whole layer. OutOfRange when
+// the range is not inside the layer; InvalidArgument for a null out with count > 0.
 WEIGHTLESS_EXPORT Status DecodeLayerCodes(const EncodedLayer& layer, uint64_t begin, uint64_t count,
                                           uint16_t* out, int threads = 0);
 

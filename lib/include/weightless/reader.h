@@ -19,7 +19,9 @@
 //   ReaderOptions::partial_reads, on an uncompressed section not already loaded, they
 //   read (pread) or touch (mmap) only the bytes of the rows asked for: for retrieval
 //   layers the table's header, shard directory, last block and the cells of the
-//   shards covering the rows; and keep nothing. Checksum policy: the section checksum
+//   shards covering the rows, for dense and packed codes the rows' bytes alone; and keep
+//   nothing (but for a table whose shard directory is damaged: that one loads whole,
+//   as Decode() does, and reports the damage). Checksum policy: the section checksum
 //   covers the whole section, so such partial reads are not checksum-verified; their
 //   structure is validated as on a whole load (no input makes them crash or read
 //   outside the section), but a damaged cell inside the rows read decodes to wrong

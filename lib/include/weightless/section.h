@@ -33,6 +33,10 @@
 
 namespace weightless {
 
+namespace section {
+struct ViewAccess;  // the library's own access (lib/src/section/storage.h)
+}  // namespace section
+
 // A validated, non-owning view of one section's (uncompressed) bytes, described by a
 // TensorInfo: what the reader decodes through, for every storage.
 class WEIGHTLESS_EXPORT SectionView {
@@ -43,9 +47,11 @@ class WEIGHTLESS_EXPORT SectionView {
   // bits past the last code zero; a retrieval table opened (RetrievalView::Open) and
   // equal to the description (kind, t, universe, seed, shard layout, cells); K within
   // 1..2^bits - 1 and finite centroids; a known dtype and, for int8, a finite positive
-  // scale. Errors are Corruption (NotSupported for an unknown storage or retrieval
-  // kind) whose detail() is a weightless::FileError, naming the tensor, the section's
-  // offset and the field. O(1) but for a retrieval table's shard directory.
+  // scale. Errors are Corruption whose detail() is a weightless::FileError (kBadEnum for
+  // an unknown storage, dtype or retrieval kind; kBadShape, kSectionSizeMismatch,
+  // kBadEncoding, kUnexplainedBytes), naming the tensor, the section's offset and the
+  // field; InvalidArgument for null data of a non-empty section. No TensorInfo makes it
+  // crash or read outside the bytes. O(1) but for a retrieval table's shard directory.
   // `info` and the bytes must stay alive and unchanged while the view is used.
   static Result<SectionView> Open(const TensorInfo& info, const uint8_t* data, uint64_t size);
 
@@ -59,7 +65,8 @@ class WEIGHTLESS_EXPORT SectionView {
 
   // Writes elements [begin, end) as float32 into out[0..end - begin): dense elements
   // converted from their dtype; codes as centroids[code - 1] for code in 1..K, 0 for
-  // code 0 (and for a code above K, which only a damaged packed section can hold).
+  // code 0 and for a code above K (which a retrieval table's false positives read,
+  // being uniform t-bit values, and a damaged packed section can hold).
   // OutOfRange unless begin <= end <= element_count(). threads as everywhere (0 = one
   // per hardware thread; only retrieval tables use more than one).
   Status DecodeFloats(uint64_t begin, uint64_t end, float* out, int threads = 0) const;
@@ -76,6 +83,7 @@ class WEIGHTLESS_EXPORT SectionView {
 
  private:
   friend class EncodedSection;
+  friend struct section::ViewAccess;
   SectionView() = default;
 
   const TensorInfo* info_ = nullptr;
@@ -86,11 +94,14 @@ class WEIGHTLESS_EXPORT SectionView {
 };
 
 // An owning section, not yet in a file: its bytes and its description. Cheap to copy
-// (copies share the immutable bytes).
+// (copies share the immutable bytes); moving copies too, so that a moved-from section
+// stays the valid section it was.
 class WEIGHTLESS_EXPORT EncodedSection {
  public:
   // An empty float32 tensor of shape [0].
   EncodedSection();
+  EncodedSection(const EncodedSection&) = default;
+  EncodedSection& operator=(const EncodedSection&) = default;
 
   // Dense elements: `values` (the shape's element count of them) stored as `stored`,
   // with the rounding Writer::AddDense describes. InvalidArgument for rank > 8, an
@@ -115,7 +126,8 @@ class WEIGHTLESS_EXPORT EncodedSection {
                                           const LayerStats& stats = {});
 
   // Adopts bytes described by `info` (its storage and that storage's fields, shape,
-  // centroids and stats; the file-position fields are ignored), validated as
+  // centroids and stats; the name, retraining record and file-position fields are
+  // ignored, and the fields another storage uses reset), validated as
   // SectionView::Open does: a section copied from a reader, or deserialized.
   static Result<EncodedSection> FromBytes(TensorInfo info, std::vector<uint8_t> bytes);
 

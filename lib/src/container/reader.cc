@@ -294,11 +294,13 @@ struct Reader::Impl {
   // Decodes [begin, end) of uncompressed tensor i reading only the bytes that range
   // needs, unverified by the section checksum, which covers the whole section; the
   // structure is checked as on a whole load. Keeps nothing. A mapping is used in place
-  // (only the pages decoding touches are read); with pread the storage names the byte
-  // ranges it needs (StorageOps::read_part), read into a zero-filled buffer of the
-  // section's size (calloc leaves the pages never written unallocated, so it costs what
-  // was read). When the storage cannot plan from what it read (a damaged directory),
-  // the section is loaded whole, which reports the damage.
+  // (only the pages decoding touches are read). With pread the storage says what to
+  // read: dense and packed codes the bytes of the range alone (StorageOps::read_window);
+  // a retrieval table its header, directory, last block and the cells of the covering
+  // shards (read_part), into a zero-filled buffer of the section's size, whose pages
+  // never written calloc leaves unallocated. When the table's storage cannot plan from
+  // what it read (a damaged directory), the section is loaded whole (and kept, as by
+  // Decode), which reports the damage.
   template <typename T>
   Status DecodePart(size_t i, uint64_t begin, uint64_t end, T* out, int threads) const {
     const TensorInfo& t = index.tensors[i];
@@ -313,17 +315,24 @@ struct Reader::Impl {
     }
     const section::StorageOps* ops = section::OpsFor(t.storage);
     if (ops == nullptr) return Status::Internal("unknown storage");  // the index refuses it
+    const section::ReadFn read = [&](uint64_t at, uint64_t n, uint8_t* dst) {
+      return source->ReadInto(section + at, n, dst).WithContext(Label(i));
+    };
+    if (ops->read_window != nullptr) {
+      std::vector<uint8_t> window;
+      uint64_t first = 0;
+      Status s = ops->read_window(t, begin, end, read, &window, &first);
+      if (!s.ok()) return s;
+      const SectionView view =
+          section::ViewAccess::Window(t, window.data(), window.size(), end - first);
+      return DecodeFrom(view, begin - first, end - first, out, threads);
+    }
     SparseBuffer buffer(static_cast<uint8_t*>(std::calloc(size ? size : 1, 1)));
     if (!buffer) {
       return Status::OutOfRange(Label(i) + ": cannot allocate " + Num(size) + " bytes");
     }
     bool whole = false;
-    Status s = ops->read_part(
-        t, begin, end,
-        [&](uint64_t at, uint64_t n, uint8_t* dst) {
-          return source->ReadInto(section + at, n, dst).WithContext(Label(i));
-        },
-        buffer.get(), &whole);
+    Status s = ops->read_part(t, begin, end, read, buffer.get(), &whole);
     if (!s.ok()) return s;
     if (whole) return DecodeRange(i, begin, end, out, threads, /*whole=*/true);
     Result<SectionView> view = OpenView(i, buffer.get(), size);

@@ -124,16 +124,18 @@ Status DecodeDenseFloats(const SectionView& view, uint64_t begin, uint64_t end, 
 
 Status CheckDenseValues(const SectionView&) { return Status::OK(); }
 
-Status ReadDensePart(const TensorInfo& info, uint64_t begin, uint64_t end, const ReadFn& read,
-                     uint8_t* buffer, bool*) {
+Status ReadDenseWindow(const TensorInfo& info, uint64_t begin, uint64_t end, const ReadFn& read,
+                       std::vector<uint8_t>* window, uint64_t* first) {
   const uint64_t width = DTypeSize(info.dtype);
-  return read(begin * width, (end - begin) * width, buffer + begin * width);
+  window->resize((end - begin) * width);
+  *first = begin;
+  return read(begin * width, window->size(), window->data());
 }
 
 }  // namespace
 
-const StorageOps kDenseOps = {DenseSize, OpenDense,        DecodeDenseFloats,
-                              nullptr,   CheckDenseValues, ReadDensePart};
+const StorageOps kDenseOps = {
+    DenseSize, OpenDense, DecodeDenseFloats, nullptr, CheckDenseValues, ReadDenseWindow, nullptr};
 
 }  // namespace section
 }  // namespace weightless

@@ -138,10 +138,28 @@ Result<EncodedSection> EncodedSection::Retrieval(const std::vector<uint64_t>& sh
 }
 
 Result<EncodedSection> EncodedSection::FromBytes(TensorInfo info, std::vector<uint8_t> bytes) {
+  // Only what the storage uses is kept, so that a writer stores exactly this section
+  // (a packed-codes description carrying, say, a dense dtype would make a file its
+  // reader refuses).
+  info.name.clear();
+  info.retrain = RetrainInfo();
   info.section_offset = 0;
   info.stored_bytes = 0;
   info.checksum = 0;
   info.codec = Codec::kNone;
+  if (info.storage == Storage::kDense) {
+    info.centroids.clear();
+    info.code_bits = 0;
+    info.stats = LayerStats();
+    if (info.dtype != DType::kInt8) info.int8_scale = 1.0f;
+  } else {
+    info.dtype = DType::kFloat32;
+    info.int8_scale = 1.0f;
+  }
+  if (info.storage != Storage::kRetrieval) {
+    info.retrieval_kind = RetrievalKind::kRibbon;
+    info.retrieval_seed = info.shard_span = info.shard_count = info.cells = 0;
+  }
   auto held = std::make_shared<Bytes>();
   held->owned = std::move(bytes);
   Result<SectionView> view = SectionView::Open(info, held->owned.data(), held->owned.size());

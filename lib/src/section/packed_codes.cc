@@ -22,6 +22,15 @@ void PackCodes(const uint16_t* codes, uint64_t count, int bits, uint8_t* out) {
   }
 }
 
+Status CheckPackedTail(const TensorInfo& info, uint8_t last_byte) {
+  const uint64_t bits = info.element_count() * static_cast<uint64_t>(info.code_bits);
+  if (bits % 8 != 0 && (last_byte >> (bits % 8)) != 0) {
+    return container::Corrupt(FileError::kUnexplainedBytes,
+                              "tensor '" + info.name + "': bits past the last code must be zero");
+  }
+  return Status::OK();
+}
+
 namespace {
 
 uint32_t UnpackCode(const uint8_t* payload, uint64_t index, int bits) {
@@ -42,12 +51,7 @@ Result<uint64_t> PackedSize(const TensorInfo& info) {
 
 Status OpenPacked(const TensorInfo& info, const uint8_t* data, uint64_t size,
                   std::optional<RetrievalView>*) {
-  const uint64_t bits = info.element_count() * static_cast<uint64_t>(info.code_bits);
-  if (bits % 8 != 0 && (data[size - 1] >> (bits % 8)) != 0) {
-    return container::Corrupt(FileError::kUnexplainedBytes,
-                              "tensor '" + info.name + "': bits past the last code must be zero");
-  }
-  return Status::OK();
+  return size == 0 ? Status::OK() : CheckPackedTail(info, data[size - 1]);
 }
 
 Status DecodePackedFloats(const SectionView& view, uint64_t begin, uint64_t end, float* out, int) {
@@ -87,22 +91,26 @@ Status CheckPackedValues(const SectionView& view) {
 }
 
 // From a code whose first bit starts a byte (every 8th code does) to the byte holding
-// the last code's last bit, and the section's last byte (open checks the tail).
-Status ReadPackedPart(const TensorInfo& info, uint64_t begin, uint64_t end, const ReadFn& read,
-                      uint8_t* buffer, bool*) {
+// the last code's last bit; when that is the section's last byte, its tail is checked
+// as open checks it.
+Status ReadPackedWindow(const TensorInfo& info, uint64_t begin, uint64_t end, const ReadFn& read,
+                        std::vector<uint8_t>* window, uint64_t* first) {
   const uint64_t bits = static_cast<uint64_t>(info.code_bits);
   const uint64_t size = PackedCodesBytes(info.element_count(), info.code_bits);
-  const uint64_t first_byte = begin / 8 * 8 * bits / 8;
+  *first = begin / 8 * 8;
+  const uint64_t first_byte = *first * bits / 8;
   const uint64_t last_byte = (end * bits + 7) / 8;  // exclusive
-  Status s = read(first_byte, last_byte - first_byte, buffer + first_byte);
-  if (s.ok() && last_byte < size) s = read(size - 1, 1, buffer + size - 1);
+  window->resize(last_byte - first_byte);
+  Status s = read(first_byte, window->size(), window->data());
+  if (s.ok() && last_byte == size) s = CheckPackedTail(info, window->back());
   return s;
 }
 
 }  // namespace
 
-const StorageOps kPackedCodesOps = {PackedSize,        OpenPacked,        DecodePackedFloats,
-                                    DecodePackedCodes, CheckPackedValues, ReadPackedPart};
+const StorageOps kPackedCodesOps = {
+    PackedSize,       OpenPacked, DecodePackedFloats, DecodePackedCodes, CheckPackedValues,
+    ReadPackedWindow, nullptr};
 
 }  // namespace section
 }  // namespace weightless

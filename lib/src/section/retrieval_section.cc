@@ -124,7 +124,8 @@ Status ReadRetrievalPart(const TensorInfo& t, uint64_t begin, uint64_t end, cons
 }  // namespace
 
 const StorageOps kRetrievalOps = {RetrievalSize,        OpenRetrieval,        DecodeRetrievalFloats,
-                                  DecodeRetrievalCodes, CheckRetrievalValues, ReadRetrievalPart};
+                                  DecodeRetrievalCodes, CheckRetrievalValues, nullptr,
+                                  ReadRetrievalPart};
 
 }  // namespace section
 }  // namespace weightless

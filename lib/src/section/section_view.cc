@@ -26,6 +26,16 @@ std::string Where(const TensorInfo& info) {
   return "tensor '" + info.name + "': section at offset " + std::to_string(info.section_offset);
 }
 
+SectionView ViewAccess::Window(const TensorInfo& info, const uint8_t* data, uint64_t size,
+                               uint64_t elements) {
+  SectionView view;
+  view.info_ = &info;
+  view.data_ = data;
+  view.size_ = size;
+  view.elements_ = elements;
+  return view;
+}
+
 Status CheckCentroids(const TensorInfo& info, int bits) {
   if (bits < RetrievalLimits::kMinValueBits || bits > RetrievalLimits::kMaxValueBits) {
     return container::Corrupt(FileError::kBadEncoding, "tensor '" + info.name + "': code_bits " +

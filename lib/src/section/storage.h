@@ -28,11 +28,12 @@ namespace section {
 using ReadFn = std::function<Status(uint64_t offset, uint64_t size, uint8_t* dst)>;
 
 // One storage's half of the lifecycle that works on bytes already made. REQUIRES for
-// every member but open and read_part: a view that open accepted; begin <= end <=
-// the element count (SectionView checks both).
+// the decode and check members: a view that open accepted; begin <= end <= the view's
+// element count (SectionView checks both).
 struct StorageOps {
   // The exact section size the description needs, or an error naming the field that
-  // has no meaning (Corruption / kBadEncoding). Used by open and by the index parser.
+  // has no meaning (Corruption: kBadEncoding, kBadEnum). SectionView::Open checks it
+  // first. (The index parser checks the same rules against the FlatBuffer's fields.)
   Result<uint64_t> (*expected_size)(const TensorInfo& info);
   // Validates data[0..size) (size already equal to expected_size) against the
   // description; a retrieval storage leaves its opened table in *table.
@@ -44,12 +45,29 @@ struct StorageOps {
   Status (*decode_codes)(const SectionView& view, uint64_t begin, uint64_t end, uint16_t* out,
                          int threads);
   Status (*check_values)(const SectionView& view);
-  // Reads into `buffer` (zero-filled, of the section's size) the bytes that open and
-  // decoding [begin, end) need, and only those (REQUIRES begin < end <= elements). Sets
-  // *whole instead when what it read does not describe the section (a damaged shard
+  // Partial reads (REQUIRES begin < end <= elements), one of two kinds per storage:
+  // read_window, for storages whose elements [begin, end) lie in consecutive bytes
+  // (dense, packed codes): reads those bytes alone (rounded out to whole bytes, from
+  // element *first on) into *window, checking what open would check of them; the
+  // caller decodes them through ViewAccess::Window. Null for retrieval.
+  Status (*read_window)(const TensorInfo& info, uint64_t begin, uint64_t end, const ReadFn& read,
+                        std::vector<uint8_t>* window, uint64_t* first);
+  // read_part, for retrieval: reads into `buffer` (zero-filled, of the section's size)
+  // the bytes that open and decoding [begin, end) need, and only those. Sets *whole
+  // instead when what it read does not describe the section (a damaged shard
   // directory): the caller then loads the section whole, which reports the damage.
+  // Null for the others.
   Status (*read_part)(const TensorInfo& info, uint64_t begin, uint64_t end, const ReadFn& read,
                       uint8_t* buffer, bool* whole);
+};
+
+// The library's access to SectionView's representation.
+struct ViewAccess {
+  // A view of `elements` elements held in data[0..size), the window read_window read
+  // (starting at an element that starts a byte), trusted: read_window checked what
+  // open would. `info` describes the whole section.
+  static SectionView Window(const TensorInfo& info, const uint8_t* data, uint64_t size,
+                            uint64_t elements);
 };
 
 // The operations of `storage`; null for a value without meaning.
@@ -67,6 +85,10 @@ std::string Where(const TensorInfo& info);
 Status CheckCentroids(const TensorInfo& info, int bits);
 
 // Making bytes.
+// The packed-codes rule that the bits past the last code are zero, for the section's
+// last byte: kUnexplainedBytes otherwise.
+Status CheckPackedTail(const TensorInfo& info, uint8_t last_byte);
+
 // Little-endian elements of `dtype` for values[0..count) (Writer::AddDense's rounding).
 void EncodeDense(const float* values, uint64_t count, DType dtype, float int8_scale, uint8_t* out);
 // Bytes of `count` codes of `bits` bits.
