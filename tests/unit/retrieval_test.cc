@@ -248,7 +248,10 @@ TEST_P(RetrievalKindTest, SelectedKernelsAgreeWithGenericOnes) {
       selected.codes(view.kind(), t, g, lo, hi, b.data());
       ASSERT_EQ(a, b) << "t=" << t << " codes [" << lo << ", " << hi << ")";
       ASSERT_EQ(a.back(), 7) << "the generic kernel wrote past " << hi;
-      for (uint32_t k : {1u, static_cast<uint32_t>(centroids.size())}) {
+      // Every k the selected kernels treat apart: at most 8, 16 (in registers) or more
+      // (gathered) centroids.
+      for (uint32_t k : {1u, 2u, 7u, 8u, 9u, 15u, 16u, 17u, 40u}) {
+        if (k > centroids.size()) continue;
         std::vector<float> fa(hi - lo + 1, 9), fb(hi - lo + 1, 9);
         generic.floats(view.kind(), t, g, lo, hi, centroids.data(), k, fa.data());
         selected.floats(view.kind(), t, g, lo, hi, centroids.data(), k, fb.data());

@@ -417,14 +417,38 @@ static WEIGHTLESS_ALWAYS_INLINE void StoreCodes(const uint32_t* codes, uint16_t*
   }
 }
 
-// WeightOf for N codes: a gather of centroids[code - 1], masked to codes in 1..k (masked
-// lanes read nothing and stay 0.0f).
+// WeightOf for N codes: centroids[code - 1], 0.0f for codes outside 1..k. For k <= 16
+// (the usual K, as in the paper's 4-bit clusters) the centroids sit in two registers and
+// each lane picks its value with two permutes and a blend: gathers cost several times
+// more, and bloomier already spends its gather throughput on its cells. Larger k
+// gathers, masked to codes in 1..k (masked lanes read nothing and stay 0.0f).
 template <int N>
 static WEIGHTLESS_ALWAYS_INLINE void StoreWeights(const uint32_t* codes, const float* centroids,
                                                   uint32_t k, float* out) {
   const __m256i sign = _mm256_set1_epi32(INT32_MIN);
   // index < k as unsigned numbers, compared as signed ones with the sign bits flipped
   const __m256i k_flipped = _mm256_xor_si256(_mm256_set1_epi32(static_cast<int>(k)), sign);
+  if (k <= 16) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i count = _mm256_set1_epi32(static_cast<int>(k));
+    // Only centroids[0 .. k) are read (masked loads touch nothing beyond).
+    const __m256 low = _mm256_maskload_ps(centroids, _mm256_cmpgt_epi32(count, lanes));
+    const __m256 high =
+        k > 8 ? _mm256_maskload_ps(
+                    centroids + 8,
+                    _mm256_cmpgt_epi32(count, _mm256_add_epi32(lanes, _mm256_set1_epi32(8))))
+              : _mm256_setzero_ps();
+    for (int q = 0; q < N; q += 8) {
+      const __m256i index = _mm256_sub_epi32(Load(codes + q), _mm256_set1_epi32(1));
+      const __m256i valid = _mm256_cmpgt_epi32(k_flipped, _mm256_xor_si256(index, sign));
+      // Bit 3 of the index, moved to the sign bit, chooses the high register.
+      const __m256 w = _mm256_blendv_ps(_mm256_permutevar8x32_ps(low, index),
+                                        _mm256_permutevar8x32_ps(high, index),
+                                        _mm256_castsi256_ps(_mm256_slli_epi32(index, 28)));
+      _mm256_storeu_ps(out + q, _mm256_and_ps(w, _mm256_castsi256_ps(valid)));
+    }
+    return;
+  }
   for (int q = 0; q < N; q += 8) {
     const __m256i index = _mm256_sub_epi32(Load(codes + q), _mm256_set1_epi32(1));
     const __m256i valid = _mm256_cmpgt_epi32(k_flipped, _mm256_xor_si256(index, sign));
