@@ -7,7 +7,6 @@
 #include <xxhash.h>
 
 #include <algorithm>
-#include <cmath>
 #include <functional>
 #include <unordered_set>
 #include <utility>
@@ -208,6 +207,15 @@ Result<Writer> Writer::Start(std::unique_ptr<Impl> impl) {
   return writer;
 }
 
+namespace {
+Status CheckCodec(std::string_view name, Codec codec) {
+  if (codec != Codec::kNone && codec != Codec::kZstd) {
+    return Status::InvalidArgument("tensor '" + std::string(name) + "': unknown codec");
+  }
+  return Status::OK();
+}
+}  // namespace
+
 Status Writer::AddDense(std::string_view name, const std::vector<uint64_t>& shape,
                         const float* values, DType stored, Codec codec, float int8_scale) {
   Status s = impl_->Usable();
@@ -215,13 +223,8 @@ Status Writer::AddDense(std::string_view name, const std::vector<uint64_t>& shap
   uint64_t elements = 0;
   s = impl_->CheckNewTensor(name, shape, &elements);
   if (!s.ok()) return s;
-  if (DTypeSize(stored) == 0) return Status::InvalidArgument("unknown dtype");
-  if (codec != Codec::kNone && codec != Codec::kZstd)
-    return Status::InvalidArgument("unknown codec");
-  if (stored == DType::kInt8 && !(std::isfinite(int8_scale) && int8_scale > 0)) {
-    return Status::InvalidArgument("int8_scale must be finite and positive");
-  }
-  if (elements > 0 && values == nullptr) return Status::InvalidArgument("values is null");
+  s = CheckCodec(name, codec);
+  if (!s.ok()) return s;
   TensorInfo info;
   info.name = std::string(name);
   info.shape = shape;
@@ -229,8 +232,13 @@ Status Writer::AddDense(std::string_view name, const std::vector<uint64_t>& shap
   info.dtype = stored;
   info.int8_scale = stored == DType::kInt8 ? int8_scale : 1.0f;
   info.codec = codec;
+  // The dense storage's rule (a known dtype; int8's scale finite and positive), as
+  // EncodedSection::Dense applies it; the bytes are made piece by piece below.
+  Result<uint64_t> raw_size = section::kDenseOps.expected_size(info);
+  if (!raw_size.ok()) return section::AsArgumentError(raw_size.status());
+  if (elements > 0 && values == nullptr) return Status::InvalidArgument("values is null");
   const size_t element_size = DTypeSize(stored);
-  return impl_->WriteSection(std::move(info), elements * element_size, element_size,
+  return impl_->WriteSection(std::move(info), *raw_size, element_size,
                              [=](uint64_t at, size_t size, std::vector<uint8_t>* scratch) {
                                scratch->resize(size);
                                section::EncodeDense(values + at / element_size, size / element_size,
@@ -246,9 +254,8 @@ Status Writer::AddSection(std::string_view name, const EncodedSection& section,
   uint64_t elements = 0;
   s = impl_->CheckNewTensor(name, section.info().shape, &elements);
   if (!s.ok()) return s;
-  if (codec != Codec::kNone && codec != Codec::kZstd) {
-    return Status::InvalidArgument("tensor '" + std::string(name) + "': unknown codec");
-  }
+  s = CheckCodec(name, codec);
+  if (!s.ok()) return s;
   TensorInfo info = section.info();
   info.name = std::string(name);
   if (info.storage != Storage::kDense) info.retrain = retrain;

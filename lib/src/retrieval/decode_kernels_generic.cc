@@ -6,11 +6,7 @@ namespace weightless {
 namespace retrieval {
 namespace generic {
 
-template <int T>
-static WEIGHTLESS_ALWAYS_INLINE uint32_t RibbonParities(const uint8_t* blocks, uint64_t x,
-                                                        uint64_t coefficient) {
-  return RibbonParitiesPortable<T>(blocks, x, coefficient);
-}
+#include "retrieval/decode_kernels_portable.inc"
 
 // The portable batches are loops of single-key queries: their iterations are
 // independent, so the processor overlaps them.
@@ -34,31 +30,9 @@ class RibbonBatches {
   const RibbonShard shard_;
 };
 
-template <int T>
-class BloomierBatches {
- public:
-  static constexpr int kKeys = 8;
-
-  explicit BloomierBatches(const BloomierShard& shard) : shard_(shard) {}
-  WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
-    for (int j = 0; j < kKeys; ++j) {
-      codes[j] = QueryBloomier<T>(shard_, KeyHash(first + j, shard_.seed));
-    }
-  }
-
- private:
-  const BloomierShard shard_;
-};
-
 template <int N>
 static WEIGHTLESS_ALWAYS_INLINE void StoreCodes(const uint32_t* codes, uint16_t* out) {
   for (int j = 0; j < N; ++j) out[j] = static_cast<uint16_t>(codes[j]);
-}
-
-template <int N>
-static WEIGHTLESS_ALWAYS_INLINE void StoreWeights(const uint32_t* codes, const float* centroids,
-                                                  uint32_t k, float* out) {
-  for (int j = 0; j < N; ++j) out[j] = WeightOf(codes[j], centroids, k);
 }
 
 #include "retrieval/decode_kernels.inc"

@@ -27,12 +27,8 @@ namespace weightless {
 namespace retrieval {
 namespace neon {
 
-// One ribbon query's parities, for the keys before the first batch and after the last.
-template <int T>
-static WEIGHTLESS_ALWAYS_INLINE uint32_t RibbonParities(const uint8_t* blocks, uint64_t x,
-                                                        uint64_t coefficient) {
-  return RibbonParitiesPortable<T>(blocks, x, coefficient);
-}
+// The single-key ribbon parities, bloomier's batches and the centroid lookup.
+#include "retrieval/decode_kernels_portable.inc"
 
 // ---- Ribbon
 
@@ -128,24 +124,6 @@ class RibbonBatches {
   const RibbonShard shard_;
 };
 
-// ---- Bloomier: the portable batch (see the top of the file).
-
-template <int T>
-class BloomierBatches {
- public:
-  static constexpr int kKeys = 8;
-
-  explicit BloomierBatches(const BloomierShard& shard) : shard_(shard) {}
-  WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
-    for (int j = 0; j < kKeys; ++j) {
-      codes[j] = QueryBloomier<T>(shard_, KeyHash(first + static_cast<uint64_t>(j), shard_.seed));
-    }
-  }
-
- private:
-  const BloomierShard shard_;
-};
-
 // ---- Sinks
 
 template <int N>
@@ -155,13 +133,6 @@ static WEIGHTLESS_ALWAYS_INLINE void StoreCodes(const uint32_t* codes, uint16_t*
     vst1q_u16(out + q,
               vcombine_u16(vmovn_u32(vld1q_u32(codes + q)), vmovn_u32(vld1q_u32(codes + q + 4))));
   }
-}
-
-// WeightOf for N codes, one table read each (NEON has no gather).
-template <int N>
-static WEIGHTLESS_ALWAYS_INLINE void StoreWeights(const uint32_t* codes, const float* centroids,
-                                                  uint32_t k, float* out) {
-  for (int j = 0; j < N; ++j) out[j] = WeightOf(codes[j], centroids, k);
 }
 
 #include "retrieval/decode_kernels.inc"

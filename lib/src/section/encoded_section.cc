@@ -24,13 +24,6 @@ namespace {
 
 std::string Num(uint64_t v) { return std::to_string(v); }
 
-// A section being made is the caller's argument, not a file: its errors are
-// InvalidArgument (OutOfRange for sizes), worded as the storages word them.
-Status AsArgumentError(const Status& s) {
-  if (s.ok() || s.code() == StatusCode::kOutOfRange) return s;
-  return Status::InvalidArgument(s.message());
-}
-
 // The description every factory starts from: shape checked, element count out.
 Result<TensorInfo> Describe(const std::vector<uint64_t>& shape, Storage storage,
                             uint64_t* elements) {
@@ -73,7 +66,7 @@ Result<EncodedSection> EncodedSection::Dense(const std::vector<uint64_t>& shape,
   info->dtype = stored;
   info->int8_scale = stored == DType::kInt8 ? int8_scale : 1.0f;
   Result<uint64_t> size = section::kDenseOps.expected_size(*info);
-  if (!size.ok()) return AsArgumentError(size.status());
+  if (!size.ok()) return section::AsArgumentError(size.status());
   if (n > 0 && values == nullptr) return Status::InvalidArgument("values is null");
   auto bytes = std::make_shared<Bytes>();
   bytes->owned.resize(*size);
@@ -92,7 +85,7 @@ Result<EncodedSection> EncodedSection::PackedCodes(const std::vector<uint64_t>& 
   info->centroids = std::move(centroids);
   info->stats = stats;
   Result<uint64_t> size = section::kPackedCodesOps.expected_size(*info);
-  if (!size.ok()) return AsArgumentError(size.status());
+  if (!size.ok()) return section::AsArgumentError(size.status());
   Status s = CheckStats(stats, n);
   if (!s.ok()) return s;
   if (n > 0 && codes == nullptr) return Status::InvalidArgument("codes is null");
@@ -128,7 +121,7 @@ Result<EncodedSection> EncodedSection::Retrieval(const std::vector<uint64_t>& sh
   info->shard_span = view.shard_span();
   info->shard_count = view.shard_count();
   info->cells = view.cell_count();
-  Status s = AsArgumentError(section::CheckCentroids(*info, info->code_bits));
+  Status s = section::AsArgumentError(section::CheckCentroids(*info, info->code_bits));
   if (s.ok()) s = CheckStats(stats, n);
   if (!s.ok()) return s;
   auto bytes = std::make_shared<Bytes>();

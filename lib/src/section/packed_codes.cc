@@ -26,7 +26,7 @@ Status CheckPackedTail(const TensorInfo& info, uint8_t last_byte) {
   const uint64_t bits = info.element_count() * static_cast<uint64_t>(info.code_bits);
   if (bits % 8 != 0 && (last_byte >> (bits % 8)) != 0) {
     return container::Corrupt(FileError::kUnexplainedBytes,
-                              "tensor '" + info.name + "': bits past the last code must be zero");
+                              Label(info) + ": bits past the last code must be zero");
   }
   return Status::OK();
 }
@@ -82,8 +82,8 @@ Status CheckPackedValues(const SectionView& view) {
     const uint32_t code = UnpackCode(view.data(), i, t.code_bits);
     if (code > t.centroids.size()) {
       return container::Corrupt(FileError::kBadEncoding,
-                                "tensor '" + t.name + "': code " + std::to_string(code) +
-                                    " at weight " + std::to_string(i) +
+                                Label(t) + ": code " + std::to_string(code) + " at weight " +
+                                    std::to_string(i) +
                                     " exceeds K = " + std::to_string(t.centroids.size()));
     }
   }

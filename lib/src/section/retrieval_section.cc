@@ -50,7 +50,7 @@ Status OpenRetrieval(const TensorInfo& info, const uint8_t* data, uint64_t size,
       view->shard_span() != info.shard_span || view->shard_count() != info.shard_count ||
       view->cell_count() != info.cells) {
     return container::Corrupt(FileError::kBadEncoding,
-                              "tensor '" + info.name + "': the retrieval table at offset " +
+                              Label(info) + ": the retrieval table at offset " +
                                   Num(info.section_offset) +
                                   " disagrees with the index (kind, t, universe, seed, "
                                   "shard layout or cells)");

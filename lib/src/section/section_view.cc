@@ -22,8 +22,13 @@ const StorageOps* OpsFor(Storage storage) {
   return nullptr;
 }
 
+std::string Label(const TensorInfo& info) {
+  return info.name.empty() ? std::string("the section") : "tensor '" + info.name + "'";
+}
+
 std::string Where(const TensorInfo& info) {
-  return "tensor '" + info.name + "': section at offset " + std::to_string(info.section_offset);
+  if (info.name.empty()) return Label(info);  // not in a file
+  return Label(info) + ": section at offset " + std::to_string(info.section_offset);
 }
 
 SectionView ViewAccess::Window(const TensorInfo& info, const uint8_t* data, uint64_t size,
@@ -36,16 +41,20 @@ SectionView ViewAccess::Window(const TensorInfo& info, const uint8_t* data, uint
   return view;
 }
 
+Status AsArgumentError(const Status& s) {
+  if (s.ok() || s.code() == StatusCode::kOutOfRange) return s;
+  return Status::InvalidArgument(s.message());
+}
+
 Status CheckCentroids(const TensorInfo& info, int bits) {
   if (bits < RetrievalLimits::kMinValueBits || bits > RetrievalLimits::kMaxValueBits) {
-    return container::Corrupt(FileError::kBadEncoding, "tensor '" + info.name + "': code_bits " +
+    return container::Corrupt(FileError::kBadEncoding, Label(info) + ": code_bits " +
                                                            std::to_string(bits) + " outside 1..16");
   }
   const uint64_t max_k = (uint64_t{1} << bits) - 1;
   if (info.centroids.empty() || info.centroids.size() > max_k) {
     return container::Corrupt(FileError::kBadEncoding,
-                              "tensor '" + info.name +
-                                  "': " + std::to_string(info.centroids.size()) +
+                              Label(info) + ": " + std::to_string(info.centroids.size()) +
                                   " centroids; need 1.." + std::to_string(max_k) + " for " +
                                   std::to_string(bits) + "-bit codes");
   }
@@ -53,7 +62,7 @@ Status CheckCentroids(const TensorInfo& info, int bits) {
     if (!std::isfinite(info.centroids[c])) {
       return container::Corrupt(
           FileError::kBadEncoding,
-          "tensor '" + info.name + "': centroid " + std::to_string(c + 1) + " is not finite");
+          Label(info) + ": centroid " + std::to_string(c + 1) + " is not finite");
     }
   }
   return Status::OK();
@@ -65,16 +74,15 @@ Result<SectionView> SectionView::Open(const TensorInfo& info, const uint8_t* dat
   const section::StorageOps* ops = section::OpsFor(info.storage);
   if (ops == nullptr) {
     return container::Corrupt(FileError::kBadEnum,
-                              "tensor '" + info.name + "': storage " +
+                              section::Label(info) + ": storage " +
                                   std::to_string(static_cast<int>(info.storage)) +
                                   " has no meaning");
   }
   uint64_t elements = 0;
   if (info.shape.size() > FileLimits::kMaxRank ||
       !container::ShapeElementCount(info.shape, &elements)) {
-    return container::Corrupt(
-        FileError::kBadShape,
-        "tensor '" + info.name + "': rank above 8 or more than 2^48 elements");
+    return container::Corrupt(FileError::kBadShape,
+                              section::Label(info) + ": rank above 8 or more than 2^48 elements");
   }
   Result<uint64_t> expected = ops->expected_size(info);
   if (!expected.ok()) return expected.status();
@@ -97,8 +105,8 @@ Result<SectionView> SectionView::Open(const TensorInfo& info, const uint8_t* dat
 namespace {
 Status CheckRange(const SectionView& view, uint64_t begin, uint64_t end, const void* out) {
   if (begin > end || end > view.element_count()) {
-    return Status::OutOfRange("tensor '" + view.info().name + "': elements [" +
-                              std::to_string(begin) + ", " + std::to_string(end) + ") of " +
+    return Status::OutOfRange(section::Label(view.info()) + ": elements [" + std::to_string(begin) +
+                              ", " + std::to_string(end) + ") of " +
                               std::to_string(view.element_count()));
   }
   if (end > begin && out == nullptr) return Status::InvalidArgument("out is null");
@@ -115,7 +123,7 @@ Status SectionView::DecodeFloats(uint64_t begin, uint64_t end, float* out, int t
 Status SectionView::DecodeCodes(uint64_t begin, uint64_t end, uint16_t* out, int threads) const {
   const section::StorageOps* ops = section::OpsFor(storage());
   if (ops->decode_codes == nullptr) {
-    return Status::InvalidArgument("tensor '" + info().name + "' is " + StorageName(storage()),
+    return Status::InvalidArgument(section::Label(info()) + " is " + StorageName(storage()),
                                    "it has no codes");
   }
   Status s = CheckRange(*this, begin, end, out);

@@ -77,8 +77,14 @@ extern const StorageOps kDenseOps;
 extern const StorageOps kPackedCodesOps;
 extern const StorageOps kRetrievalOps;
 
-// "tensor '<name>': section at offset <n>": how every storage's errors begin.
+// How every storage's errors begin: Label is "tensor '<name>'" ("the section" for one
+// not yet in a file, which has no name), Where adds ": section at offset <n>".
+std::string Label(const TensorInfo& info);
 std::string Where(const TensorInfo& info);
+
+// A storage's rule applied to a caller's argument rather than to a file: the same
+// message as InvalidArgument (OutOfRange stays OutOfRange), without a file error.
+Status AsArgumentError(const Status& s);
 
 // K within 1..2^bits - 1 and every centroid finite (bits 1..16); kBadEncoding naming
 // the tensor otherwise.
