@@ -9,7 +9,8 @@
 #define WEIGHTLESS_RETRIEVAL_DECODE_KERNELS_H_
 
 #include <cstdint>
-#include <utility>  // std::integer_sequence, in decode_kernels.inc
+#include <type_traits>  // std::void_t, in decode_kernels.inc
+#include <utility>      // std::integer_sequence, in decode_kernels.inc
 
 #include "retrieval/query.h"
 #include "weightless/retrieval.h"
