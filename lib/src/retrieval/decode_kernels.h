@@ -9,8 +9,7 @@
 #define WEIGHTLESS_RETRIEVAL_DECODE_KERNELS_H_
 
 #include <cstdint>
-#include <type_traits>  // std::void_t, in decode_kernels.inc
-#include <utility>      // std::integer_sequence, in decode_kernels.inc
+#include <utility>  // std::integer_sequence, in decode_kernels.inc
 
 #include "retrieval/query.h"
 #include "weightless/retrieval.h"

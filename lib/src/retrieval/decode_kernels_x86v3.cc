@@ -9,8 +9,7 @@
 //      takes three 32 x 32 -> 64-bit ones;
 //   2. the cell reads: bloomier reads the three cells of eight keys with scalar loads; ribbon
 //      ANDs each key's window planes with its coefficient and reduces 32 planes to their
-//      parities at a time. Ribbon runs stage 1 of the next batch before stage 2 of this one
-//      (DecodeKeys), so the two stages' latencies overlap.
+//      parities at a time.
 // The vector ports are the bottleneck, so the code counts vector instructions: it keeps
 // per-key values in memory between the stages (loads are cheap, shuffles are not), and
 // hoists what depends on the shard only.
@@ -147,20 +146,14 @@ static WEIGHTLESS_ALWAYS_INLINE __m256i NibbleParityTable() {
       _mm_setr_epi8(0, odd, odd, 0, odd, 0, 0, odd, odd, 0, 0, odd, 0, odd, odd, 0));
 }
 
-// Byte i of each 128-bit half: 1 if the 4-bit value i has odd parity, else 0.
-static WEIGHTLESS_ALWAYS_INLINE __m256i NibbleParityOnes() {
-  return _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 1, 0, 1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0));
-}
-
-// Reduces 32 64-bit lanes to their parities: byte 16L + 8i + 4e + 2j + l of the result
-// is `table`'s byte for the parity of lane 2L + e of v[4i + 2j + l] (L, i, e, j, l in
-// {0, 1}): 0 for even, table byte 1 (NibbleParityTable or NibbleParityOnes) for odd.
-// Each step folds every lane to half its width and merges two vectors into one:
+// Reduces 32 64-bit lanes to their parities: bit 16L + 8i + 4e + 2j + l of the result
+// is the parity of lane 2L + e of v[4i + 2j + l] (L, i, e, j, l in {0, 1}). Each step
+// folds every lane to half its width and merges two vectors into one:
 //   64 -> 32 bits: v[n] and v[n + 4], by shuffling the lanes' halves apart and XORing;
 //   32 -> 16 bits: x[n] and x[n + 2], by blending and XORing with the halves swapped;
 //   16 ->  8 bits: y[0] and y[1], by shifting, XORing and masking;
-// then each byte's two nibbles are folded and the table gives the nibble's parity.
-static WEIGHTLESS_ALWAYS_INLINE __m256i ThirtyTwoParityBytes(const __m256i (&v)[8], __m256i table) {
+// then each byte's two nibbles are folded and a table gives the nibble's parity.
+static WEIGHTLESS_ALWAYS_INLINE uint32_t ThirtyTwoParities(const __m256i (&v)[8]) {
   // x[n], per 128-bit half (L): dwords [v[n] lane 2L, 2L + 1, v[n + 4] lane 2L, 2L + 1]
   __m256i x[4];
   for (int n = 0; n < 4; ++n) {
@@ -183,12 +176,8 @@ static WEIGHTLESS_ALWAYS_INLINE __m256i ThirtyTwoParityBytes(const __m256i (&v)[
       _mm256_and_si256(_mm256_xor_si256(y[0], _mm256_srli_epi16(y[0], 8)), low_bytes),
       _mm256_andnot_si256(low_bytes, _mm256_xor_si256(y[1], _mm256_slli_epi16(y[1], 8))));
   z = _mm256_xor_si256(z, _mm256_srli_epi16(z, 4));  // each byte's nibbles, in its low nibble
-  return _mm256_shuffle_epi8(table, _mm256_and_si256(z, _mm256_set1_epi8(0x0F)));
-}
-
-// The 32 parities of ThirtyTwoParityBytes as bits: bit b is the parity of byte b's lane.
-static WEIGHTLESS_ALWAYS_INLINE uint32_t ThirtyTwoParities(const __m256i (&v)[8]) {
-  return static_cast<uint32_t>(_mm256_movemask_epi8(ThirtyTwoParityBytes(v, NibbleParityTable())));
+  z = _mm256_shuffle_epi8(NibbleParityTable(), _mm256_and_si256(z, _mm256_set1_epi8(0x0F)));
+  return static_cast<uint32_t>(_mm256_movemask_epi8(z));
 }
 
 // Bit j of the result is the parity of 64-bit lane j of a (j < 4) or of b (lane j - 4).
@@ -285,39 +274,6 @@ static WEIGHTLESS_ALWAYS_INLINE uint32_t Unshuffle(uint32_t bits) {
   }
 }
 
-// The parities of RibbonBatches' reductions with one or two groups per key, as codes
-// (before the mask) in 32-bit lanes, eight keys in key order, from ThirtyTwoParityBytes
-// with NibbleParityOnes: vector code instead of a _pext_u32 and table lookup per key.
-// Each merges the two 128-bit halves (plane 2L + e: the high half's planes are the low
-// half's + 2, so its bytes count four times), gathers each key's bytes with a shuffle
-// and sums them weighted by their planes (pmaddubsw; then pmaddwd for two groups).
-//
-// One group (T <= 4): eight keys in one reduction. Key k's plane 2L + e is byte
-// 16L + 8 (k / 4) + 4e + k % 4.
-static WEIGHTLESS_ALWAYS_INLINE __m256i CodesOfOneGroup(__m256i bytes) {
-  const __m128i merged = _mm_or_si128(_mm256_castsi256_si128(bytes),
-                                      _mm_slli_epi16(_mm256_extracti128_si256(bytes, 1), 2));
-  // byte 2k + e: key k's planes e and e + 2
-  const __m128i by_key =
-      _mm_shuffle_epi8(merged, _mm_setr_epi8(0, 4, 1, 5, 2, 6, 3, 7, 8, 12, 9, 13, 10, 14, 11, 15));
-  return _mm256_cvtepu16_epi32(_mm_maddubs_epi16(_mm_set1_epi16(0x0201), by_key));
-}
-
-// Two groups (5 <= T <= 8): four keys in each of two reductions, keys 0..3 in `first`
-// and 4..7 in `second`. Key k's plane 4g + 2L + e is byte 16L + 8 (k / 2) + 4e +
-// 2 (k % 2) + g of its reduction.
-static WEIGHTLESS_ALWAYS_INLINE __m256i CodesOfTwoGroups(__m256i first, __m256i second) {
-  const __m256i low = _mm256_permute2x128_si256(first, second, 0x20);
-  const __m256i high = _mm256_permute2x128_si256(first, second, 0x31);
-  const __m256i merged = _mm256_or_si256(low, _mm256_slli_epi16(high, 2));
-  // byte 4k + 2e + g of each half: key k's planes 4g + e and 4g + e + 2
-  const __m256i by_key = _mm256_shuffle_epi8(
-      merged, _mm256_setr_epi8(0, 1, 4, 5, 2, 3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15, 0, 1, 4, 5, 2,
-                               3, 6, 7, 8, 9, 12, 13, 10, 11, 14, 15));
-  const __m256i weights = _mm256_set1_epi32(0x20021001);  // 2^(4g + e) for byte 2e + g
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(weights, by_key), _mm256_set1_epi16(1));
-}
-
 // The low 32-bit halves of a's and b's lanes, in the order [a0 a1 b0 b1 a2 a3 b2 b3].
 static WEIGHTLESS_ALWAYS_INLINE __m256i PackLow32(__m256i a, __m256i b) {
   return _mm256_castps_si256(
@@ -338,86 +294,54 @@ class RibbonBatches {
         first_column_(Splat(shard.first_column)),
         coefficient_mask_(Splat(shard.shape.coefficient_mask)) {}
 
-  // What stage 1 computes for each key of a batch and stage 2 reads.
-  struct Rows {
-    alignas(32) uint64_t hash[kKeys];
-    alignas(32) uint64_t offset[kKeys];  // of the window's first block, in bytes
-    alignas(32) uint64_t c_lo[kKeys];    // the split coefficient (SplitAt)
-    alignas(32) uint64_t c_hi[kKeys];
+  WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
+    // Stage 1: per key, the mask, the byte offset of the window's first block and the
+    // split coefficient (SplitAt), four keys per vector.
+    alignas(32) uint64_t offset[kKeys], c_lo[kKeys], c_hi[kKeys];
     alignas(32) uint32_t mask[kKeys];
-  };
-
-  // Stage 1: per key, the hash, the window's first block and the split coefficient,
-  // four keys per vector, then the masks. DecodeKeys runs it a batch ahead of stage 2.
-  WEIGHTLESS_ALWAYS_INLINE void Prepare(uint64_t first, Rows& rows) const {
     for (int e = 0; e < kKeys; e += 8) {
       __m256i h[2];
       hasher_(first + e, h);
       for (int n = 0; n < 2; ++n) {
         const int q = e + 4 * n;
-        Store(rows.hash + q, h[n]);
         // RibbonRowOf
         const __m256i g = MulLo64(h[n], MultiplierOf(kCoefficientMultiplier));
         const __m256i c = _mm256_and_si256(
             _mm256_or_si256(_mm256_xor_si256(g, _mm256_srli_epi64(g, 32)), Splat(1)),
             coefficient_mask_);
         const __m256i x = _mm256_add_epi64(FastRange32(h[n], starts_), first_column_);
-        Store(rows.offset + q, Times<8 * T>(_mm256_srli_epi64(x, 6)));
+        Store(offset + q, Times<8 * T>(_mm256_srli_epi64(x, 6)));
         // SplitAt; a variable shift by 64 gives 0, as needed for s = 0.
         const __m256i s = _mm256_and_si256(x, Splat(63));
-        Store(rows.c_lo + q, _mm256_sllv_epi64(c, s));
-        Store(rows.c_hi + q, _mm256_srlv_epi64(c, _mm256_sub_epi64(Splat(64), s)));
+        Store(c_lo + q, _mm256_sllv_epi64(c, s));
+        Store(c_hi + q, _mm256_srlv_epi64(c, _mm256_sub_epi64(Splat(64), s)));
       }
+      // PackLow32 lists keys [0 1 4 5 2 3 6 7]; the permute restores their order.
+      Store(mask + e,
+            _mm256_permute4x64_epi64(PackLow32(ValueMaskLanes<T>(h[0]), ValueMaskLanes<T>(h[1])),
+                                     _MM_SHUFFLE(3, 1, 2, 0)));
     }
     ReloadFromMemory();
-    // The masks with scalar multiplies, which leaves the (busier) vector units 10
-    // instructions per four keys: +5% measured at t = 8 and 10.
-    for (int j = 0; j < kKeys; ++j) rows.mask[j] = ValueMask(rows.hash[j], T);
-    ReloadFromMemory();
-  }
-
-  // Stage 2: the window planes of Groups::kKeys keys per reduction to parities, XORed
-  // with the masks.
-  WEIGHTLESS_ALWAYS_INLINE void Finish(const Rows& rows, uint32_t* codes) const {
+    // Stage 2: the window planes of Groups::kKeys keys per reduction to parities.
     using Groups = RibbonGroups<T>;
     alignas(32) uint32_t parities[kKeys];
-    auto window_planes = [&](int k0, __m256i(&planes)[8]) {
+    for (int k0 = 0; k0 < kKeys; k0 += Groups::kKeys) {
+      __m256i planes[8];
       for (int k = 0; k < Groups::kKeys; ++k) {
-        const uint8_t* lo = cells_ + rows.offset[k0 + k];
-        const __m256i cl = Splat(rows.c_lo[k0 + k]), ch = Splat(rows.c_hi[k0 + k]);
+        const uint8_t* lo = cells_ + offset[k0 + k];
+        const __m256i cl = Splat(c_lo[k0 + k]), ch = Splat(c_hi[k0 + k]);
         for (int g = 0; g < Groups::kGroups; ++g) {
           planes[Groups::kGroups * k + g] = WindowPlanes<T>(lo, cl, ch, g);
         }
       }
-    };
-    if constexpr (Groups::kGroups == 1) {
-      for (int k0 = 0; k0 < kKeys; k0 += 8) {
-        __m256i planes[8];
-        window_planes(k0, planes);
-        Store(parities + k0, CodesOfOneGroup(ThirtyTwoParityBytes(planes, NibbleParityOnes())));
-      }
-    } else if constexpr (Groups::kGroups == 2) {
-      for (int k0 = 0; k0 < kKeys; k0 += 8) {
-        __m256i planes[8];
-        window_planes(k0, planes);
-        const __m256i keys_0_3 = ThirtyTwoParityBytes(planes, NibbleParityOnes());
-        window_planes(k0 + 4, planes);
-        const __m256i keys_4_7 = ThirtyTwoParityBytes(planes, NibbleParityOnes());
-        Store(parities + k0, CodesOfTwoGroups(keys_0_3, keys_4_7));
-      }
-    } else {
-      for (int k0 = 0; k0 < kKeys; k0 += Groups::kKeys) {
-        __m256i planes[8];
-        window_planes(k0, planes);
-        const uint32_t bits = ThirtyTwoParities(planes);
-        for (int k = 0; k < Groups::kKeys; ++k) {
-          parities[k0 + k] = Unshuffle<Groups::kGroups>(_pext_u32(bits, Groups::KeyBits(k)));
-        }
+      const uint32_t bits = ThirtyTwoParities(planes);
+      for (int k = 0; k < Groups::kKeys; ++k) {
+        parities[k0 + k] = Unshuffle<Groups::kGroups>(_pext_u32(bits, Groups::KeyBits(k)));
       }
     }
     ReloadFromMemory();
     for (int e = 0; e < kKeys; e += 8) {
-      Store(codes + e, _mm256_and_si256(_mm256_xor_si256(Load(rows.mask + e), Load(parities + e)),
+      Store(codes + e, _mm256_and_si256(_mm256_xor_si256(Load(mask + e), Load(parities + e)),
                                         _mm256_set1_epi32((1 << T) - 1)));
     }
   }
