@@ -51,6 +51,46 @@ def ribbon_row(h: int, m: int):
     return fast_range(h, m - w + 1), c
 
 
+M32 = (1 << 32) - 1
+
+
+def _mixer(m1: int, r2: int, m2: int, r3: int):
+    def mix(x: int) -> int:
+        x ^= x >> 16
+        x = (x * m1) & M32
+        x ^= x >> r2
+        x = (x * m2) & M32
+        return x ^ (x >> r3)
+    return mix
+
+
+mix_a = _mixer(0x85EBCA6B, 13, 0xC2B2AE35, 16)
+mix_b = _mixer(0x7FEB352D, 15, 0x846CA68B, 16)
+mix_c = _mixer(0x21F0AAAD, 15, 0x735A2D97, 15)
+
+
+def mix32_seeds(ss: int):
+    return ss & M32, ss >> 32, ((ss * 0x9E3779B97F4A7C15) & M64) >> 32
+
+
+def mix32_words(key: int, ss: int):
+    s1, s2, s3 = mix32_seeds(ss)
+    u = key & M32
+    return mix_a(u ^ s1), mix_b(u ^ s2), mix_c(u ^ s3)
+
+
+def mix32_row(key: int, ss: int, m: int, t: int):
+    """(mask, start, coefficient) of hash 1; start and coefficient only for m >= 1."""
+    a, b, c = mix32_words(key, ss)
+    w = min(64, m)
+    if m == 0:
+        return c & ((1 << t) - 1), None, None
+    coefficient = (b << 32) | a | 1
+    if w < 64:
+        coefficient &= (1 << w) - 1
+    return c & ((1 << t) - 1), (c * (m - w + 1)) >> 32, coefficient
+
+
 def bloomier_positions(h: int, segment: int):
     return (fast_range(h, segment), segment + fast_range(rotl(h, 21), segment),
             2 * segment + fast_range(rotl(h, 42), segment))
@@ -62,16 +102,20 @@ class Table:
     def __init__(self, data: bytes):
         if len(data) < 40:
             raise ValueError("shorter than the header")
-        magic, self.kind, self.t, r0, self.n, self.span, self.seed, self.c, r1 = struct.unpack(
-            "<4sBBHQQQII", data[:40])
+        magic, self.kind, self.t, self.hash, r0, self.n, self.span, self.seed, self.c, r1 = (
+            struct.unpack("<4sBBBBQQQII", data[:40]))
         if magic != b"WLRT":
             raise ValueError("magic")
         if self.kind not in (1, 2):
             raise ValueError("kind not supported")
+        if self.hash not in (0, 1):
+            raise ValueError("hash not supported")
         if not 1 <= self.t <= 16 or r0 or r1:
             raise ValueError("t or reserved")
         if self.n > 1 << 48 or self.span < 1:
             raise ValueError("N or S")
+        if self.hash == 1 and (self.kind != 2 or self.span > 1 << 32):
+            raise ValueError("hash 1 needs kind ribbon and S <= 2^32")
         if self.c != (self.n + self.span - 1) // self.span or self.c > 1 << 26:
             raise ValueError("shard count")
         entries = [struct.unpack("<II", data[40 + 8 * i:48 + 8 * i]) for i in range(self.c + 1)]
@@ -125,12 +169,17 @@ class Table:
             return 0
         i = key // self.span
         begin, m = self.begin[i], self.begin[i + 1] - self.begin[i]
-        h = key_hash(key, shard_seed(self.seed, i, self.attempt[i]))
-        v = mask(h, self.t)
+        ss = shard_seed(self.seed, i, self.attempt[i])
+        if self.hash == 1:
+            v, start, coefficient = mix32_row(key, ss, m, self.t)
+        else:
+            h = key_hash(key, ss)
+            v = mask(h, self.t)
         if m == 0:
             return v
         if self.kind == 2:
-            start, coefficient = ribbon_row(h, m)
+            if self.hash == 0:
+                start, coefficient = ribbon_row(h, m)
             x = begin + start
             for p in range(self.t):
                 parity = 0
@@ -172,8 +221,21 @@ def check_spec(path: str) -> int:
         if not ok:
             print("key vector mismatch", row)
             failures += 1
-    if checked < 8:
-        print(f"found only {checked} test vectors in {path}")
+    mix_rows = re.findall(
+        r"^\| (\d+) \| (0x[0-9a-f]{16}) \| (0x[0-9a-f]{8}) (0x[0-9a-f]{8}) (0x[0-9a-f]{8}) \| "
+        r"(0x[0-9a-f]{8}) (0x[0-9a-f]{8}) (0x[0-9a-f]{8}) \| (\d+) \| (0x[0-9a-f]+) \| (\d+) \| "
+        r"(\d+) \| (0x[0-9a-f]{16}) \|$", text, re.M)
+    for row in mix_rows:
+        key, ss, t, m = int(row[0]), int(row[1], 16), int(row[8]), int(row[10])
+        checked += 1
+        ok = mix32_seeds(ss) == tuple(int(x, 16) for x in row[2:5])
+        ok = ok and mix32_words(key, ss) == tuple(int(x, 16) for x in row[5:8])
+        ok = ok and mix32_row(key, ss, m, t) == (int(row[9], 16), int(row[11]), int(row[12], 16))
+        if not ok:
+            print("mix32 vector mismatch", row)
+            failures += 1
+    if checked < 14 or len(mix_rows) < 6:
+        print(f"found only {checked} test vectors ({len(mix_rows)} of hash 1) in {path}")
         failures += 1
     # The examples: the bloomier hex is given in full; the ribbon one as an annotated dump,
     # so it is rebuilt from the annotations.
@@ -183,7 +245,9 @@ def check_spec(path: str) -> int:
         "574c5254020300001000000000000000080000000000000001000000000000000200000000000000"
         "00000000000000000400000000000000080000000000000043000000000000000100000000000000"
         "0000000000000000") + bytes(24 + 64)
-    for name, data in (("ribbon", ribbon), ("bloomier", bloomier)):
+    example = re.search(r"Ribbon with hash 1, mix32 \(176 bytes\).*?```\n(.*?)```", text, re.S)
+    ribbon_mix32 = bytes.fromhex("".join(example.group(1).split()))
+    for name, data in (("ribbon", ribbon), ("bloomier", bloomier), ("ribbon mix32", ribbon_mix32)):
         table = Table(data)
         for key, value in ((1, 1), (4, 2), (9, 3), (15, 1)):
             if table.query(key) != value:
@@ -196,7 +260,15 @@ def check_spec(path: str) -> int:
                 failures += 1
             except ValueError:
                 pass
-    print(f"reference decoder: {checked} test vectors, 2 examples, {failures} failures")
+    # A hash the spec does not define, and hash 1 on a bloomier table, must be refused.
+    for bad in (ribbon[:6] + b"\x02" + ribbon[7:], bloomier[:6] + b"\x01" + bloomier[7:]):
+        try:
+            Table(bad)
+            print("a table with hash byte", bad[6], "and kind", bad[4], "was accepted")
+            failures += 1
+        except ValueError:
+            pass
+    print(f"reference decoder: {checked} test vectors, 3 examples, {failures} failures")
     return 1 if failures else 0
 
 

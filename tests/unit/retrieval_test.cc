@@ -58,12 +58,23 @@ std::string Hex(const std::vector<uint8_t>& bytes) {
   return out;
 }
 
-class RetrievalKindTest : public ::testing::TestWithParam<RetrievalKind> {};
+// An encoding and its key hashing; converts to its kind, which most tests use.
+struct Encoding {
+  RetrievalKind kind;
+  RetrievalHash hash;
+  operator RetrievalKind() const { return kind; }  // NOLINT: implicit on purpose
+};
+
+class RetrievalKindTest : public ::testing::TestWithParam<Encoding> {};
 
 INSTANTIATE_TEST_SUITE_P(Encodings, RetrievalKindTest,
-                         ::testing::Values(RetrievalKind::kRibbon, RetrievalKind::kBloomier),
-                         [](const ::testing::TestParamInfo<RetrievalKind>& param_info) {
-                           return std::string(RetrievalKindName(param_info.param));
+                         ::testing::Values(Encoding{RetrievalKind::kRibbon, RetrievalHash::kXxh3},
+                                           Encoding{RetrievalKind::kRibbon, RetrievalHash::kMix32},
+                                           Encoding{RetrievalKind::kBloomier,
+                                                    RetrievalHash::kXxh3}),
+                         [](const ::testing::TestParamInfo<Encoding>& param_info) {
+                           return std::string(RetrievalKindName(param_info.param.kind)) + "_" +
+                                  RetrievalHashName(param_info.param.hash);
                          });
 
 // Decodes the whole universe (threads 1 and 3, plus Lookup on every index for small
@@ -96,6 +107,7 @@ TEST_P(RetrievalKindTest, EveryMemberReturnsItsValueOverRandomLayers) {
     Layer layer = RandomLayer(universe, density, max_value, rng());
     RetrievalOptions options;
     options.kind = GetParam();
+    options.hash = GetParam().hash;
     options.value_bits = t;
     options.seed = rng();
     options.keys_per_shard = std::vector<uint32_t>{0, 100, 1000, 5000}[rng() % 4];
@@ -129,6 +141,7 @@ TEST_P(RetrievalKindTest, EdgeCases) {
     }
     RetrievalOptions options;
     options.kind = GetParam();
+    options.hash = GetParam().hash;
     options.value_bits = c.t;
     Result<RetrievalTable> table = BuildLayer(layer, options);
     ASSERT_TRUE(table.ok()) << c.name << ": " << table.status().ToString();
@@ -148,6 +161,7 @@ TEST_P(RetrievalKindTest, NonMemberValuesAreUniform) {
     Layer layer = RandomLayer(400000, 0.04, c.k, 99 + c.t);
     RetrievalOptions options;
     options.kind = GetParam();
+    options.hash = GetParam().hash;
     options.value_bits = c.t;
     options.seed = 5;
     Result<RetrievalTable> table = BuildLayer(layer, options);
@@ -189,6 +203,7 @@ TEST_P(RetrievalKindTest, BuildsAreDeterministicWhateverTheThreads) {
   Layer layer = RandomLayer(200000, 0.05, 15, 3);
   RetrievalOptions options;
   options.kind = GetParam();
+  options.hash = GetParam().hash;
   options.value_bits = 7;
   options.seed = 0xABCDEF;
   options.threads = 1;
@@ -213,6 +228,7 @@ TEST_P(RetrievalKindTest, SelectedKernelsAgreeWithGenericOnes) {
     Layer layer = RandomLayer(20000 + 997 * t, 0.05, max_value, 11 + t);
     RetrievalOptions options;
     options.kind = GetParam();
+    options.hash = GetParam().hash;
     options.value_bits = t;
     options.keys_per_shard = t % 2 ? 300 : 0;
     Result<RetrievalTable> table = BuildLayer(layer, options);
@@ -242,7 +258,7 @@ TEST_P(RetrievalKindTest, SelectedKernelsAgreeWithGenericOnes) {
       const uint32_t begin = le32(dir + 8 * s), attempt = le32(dir + 8 * s + 4);
       const uint32_t end = le32(dir + 8 * s + 8);
       const retrieval::ShardGeometry g{cells, begin, end - begin,
-                                       retrieval::ShardSeed(view.seed(), s, attempt)};
+                                       retrieval::ShardSeed(view.seed(), s, attempt), view.hash()};
       std::vector<uint16_t> a(hi - lo + 1, 7), b(hi - lo + 1, 7);
       generic.codes(view.kind(), t, g, lo, hi, a.data());
       selected.codes(view.kind(), t, g, lo, hi, b.data());
@@ -281,6 +297,7 @@ TEST_P(RetrievalKindTest, SelectedKernelsAgreeWithGenericOnesAtEveryStartAndLeng
     Layer layer = RandomLayer(3000, 0.2, max_value, 100 + t);
     RetrievalOptions options;
     options.kind = GetParam();
+    options.hash = GetParam().hash;
     options.value_bits = t;
     options.shard_span = 700;
     Result<RetrievalTable> table = BuildLayer(layer, options);
@@ -302,7 +319,7 @@ TEST_P(RetrievalKindTest, SelectedKernelsAgreeWithGenericOnesAtEveryStartAndLeng
       const uint32_t begin = le32(dir + 8 * s), attempt = le32(dir + 8 * s + 4);
       const uint32_t end = le32(dir + 8 * s + 8);
       const retrieval::ShardGeometry g{cells, begin, end - begin,
-                                       retrieval::ShardSeed(view.seed(), s, attempt)};
+                                       retrieval::ShardSeed(view.seed(), s, attempt), view.hash()};
       std::vector<uint64_t> starts;
       for (uint64_t d = 0; d < 40; ++d) {
         starts.push_back(shard_lo + d);
@@ -349,6 +366,7 @@ TEST_P(RetrievalKindTest, DecodeFloatsMapsCodesThroughCentroids) {
   Layer layer = RandomLayer(70000, 0.05, 5, 21);
   RetrievalOptions options;
   options.kind = GetParam();
+  options.hash = GetParam().hash;
   options.value_bits = 4;
   Result<RetrievalTable> table = BuildLayer(layer, options);
   ASSERT_TRUE(table.ok());
@@ -390,12 +408,14 @@ TEST_P(RetrievalKindTest, BytesRoundTripThroughFromBytesAndOpen) {
   Layer layer = RandomLayer(30000, 0.05, 7, 8);
   RetrievalOptions options;
   options.kind = GetParam();
+  options.hash = GetParam().hash;
   options.value_bits = 3;
   Result<RetrievalTable> table = BuildLayer(layer, options);
   ASSERT_TRUE(table.ok());
   Result<RetrievalTable> copy = RetrievalTable::FromBytes(table->bytes());
   ASSERT_TRUE(copy.ok()) << copy.status().ToString();
-  EXPECT_EQ(copy->view().kind(), GetParam());
+  EXPECT_EQ(copy->view().kind(), GetParam().kind);
+  EXPECT_EQ(copy->view().hash(), GetParam().hash);
   EXPECT_EQ(copy->view().cell_count(), table->stats().cells);
   ExpectMembersExact(layer, *copy, "FromBytes");
   // A view works on unaligned memory.
@@ -415,6 +435,7 @@ TEST_P(RetrievalKindTest, DamagedSectionsAreRejectedOrHarmless) {
   Layer layer = RandomLayer(3000, 0.05, 7, 4);
   RetrievalOptions options;
   options.kind = GetParam();
+  options.hash = GetParam().hash;
   options.value_bits = 3;
   options.keys_per_shard = 40;
   Result<RetrievalTable> table = BuildLayer(layer, options);
@@ -448,7 +469,9 @@ TEST_P(RetrievalKindTest, DamagedSectionsAreRejectedOrHarmless) {
       // Must be rejected: magic, kind, t, reserved and shard_count, shard 0's cell_begin,
       // the terminal entry's attempt, and the padding after the cells. Universe, span and seed
       // may change consistently (the container cross-checks them against the layer).
-      const bool header = pos < 8 || (pos >= 32 && pos < directory_begin);
+      // (Byte 6 is the hash: 0 to 1 turns an xxh3 ribbon table into a valid mix32 one.)
+      const bool other_hash = ribbon && pos == 6 && flip == 0x01;
+      const bool header = (pos < 8 && !other_hash) || (pos >= 32 && pos < directory_begin);
       const bool first_begin = pos >= directory_begin && pos < directory_begin + 4;
       // (The terminal cell count may change by a few cells without changing the size.)
       const bool terminal = pos >= terminal_entry + 4 && pos < cells_begin;
@@ -527,6 +550,19 @@ TEST(RetrievalTest, InvalidArgumentsAreRefusedWithClearErrors) {
   EXPECT_NE(error(RetrievalLimits::kMaxUniverse, keys, values, 3, bad).find("2^26 shards"),
             std::string::npos);
   EXPECT_NE(error(10, nullptr, values, 3, o).find("null"), std::string::npos);
+  bad = o;
+  bad.hash = static_cast<RetrievalHash>(7);
+  EXPECT_NE(error(10, keys, values, 3, bad).find("unknown retrieval hash 7"), std::string::npos);
+  bad = o;
+  bad.hash = RetrievalHash::kMix32;
+  bad.kind = RetrievalKind::kBloomier;
+  EXPECT_NE(error(10, keys, values, 3, bad).find("ribbon tables only"), std::string::npos);
+  bad.kind = RetrievalKind::kRibbon;
+  bad.shard_span = (uint64_t{1} << 32) + 1;  // mix32 hashes a key's low 32 bits
+  EXPECT_NE(error(uint64_t{1} << 34, keys, values, 3, bad).find("at most 2^32 per shard"),
+            std::string::npos);
+  bad.shard_span = uint64_t{1} << 32;
+  EXPECT_TRUE(RetrievalTable::Build(uint64_t{1} << 34, keys, values, 3, bad).ok());
 
   EXPECT_TRUE(ParseRetrievalKind("ribbon").ok());
   EXPECT_EQ(*ParseRetrievalKind("bloomier"), RetrievalKind::kBloomier);
@@ -569,10 +605,16 @@ TEST(RetrievalTest, SpaceOverheadMeetsTargets) {
       RetrievalOptions options;
       options.value_bits = t;
       options.kind = RetrievalKind::kRibbon;
-      Result<RetrievalTable> ribbon = BuildLayer(layer, options);
-      ASSERT_TRUE(ribbon.ok());
-      EXPECT_LE(ribbon->stats().cells_per_key, 1.03) << "N=" << universe << " t=" << t;
-      EXPECT_LE(ribbon->stats().bits_per_key_over_t, 1.05) << "N=" << universe << " t=" << t;
+      for (RetrievalHash hash : {RetrievalHash::kXxh3, RetrievalHash::kMix32}) {
+        options.hash = hash;
+        Result<RetrievalTable> ribbon = BuildLayer(layer, options);
+        ASSERT_TRUE(ribbon.ok());
+        const std::string what = "N=" + std::to_string(universe) + " t=" + std::to_string(t) +
+                                 " hash " + RetrievalHashName(hash);
+        EXPECT_LE(ribbon->stats().cells_per_key, 1.03) << what;
+        EXPECT_LE(ribbon->stats().bits_per_key_over_t, 1.05) << what;
+      }
+      options.hash = RetrievalHash::kXxh3;
       options.kind = RetrievalKind::kBloomier;
       Result<RetrievalTable> bloomier = BuildLayer(layer, options);
       ASSERT_TRUE(bloomier.ok());
@@ -619,6 +661,40 @@ TEST(RetrievalHashingTest, MatchesSpecTestVectors) {
     EXPECT_EQ(pos.p[1], v.p1) << v.key;
     EXPECT_EQ(pos.p[2], v.p2) << v.key;
   }
+  // Hash 1 (mix32): the seed words, the three mixers' outputs and the row.
+  struct Mix32Vector {
+    uint64_t key, seed;
+    uint32_t s1, s2, s3, a, b, c;
+    int t;
+    uint32_t mask;
+    uint64_t m, start, coefficient;
+  };
+  const Mix32Vector mix32_vectors[] = {
+      {0, 0, 0, 0, 0, 0, 0, 0, 8, 0x0, 2051, 0, 0x1},
+      {1, 0, 0, 0, 0, 0x514e28b7, 0x688990c0, 0x86d2fa73, 8, 0x73, 2051, 1046,
+       0x688990c0514e28b7ULL},
+      {235199, 0x9e3779b97f4a7c15ULL, 0x7f4a7c15, 0x9e3779b9, 0xdf442d22, 0xefb87f93, 0xf1c7d537,
+       0xb601e8ba, 4, 0xa, 40, 0, 0x00000037efb87f93ULL},
+      {123456789012ULL, 0xffffffffffffffffULL, 0xffffffff, 0xffffffff, 0x61c88646, 0xe185eb76,
+       0x6e542741, 0xd0c73658, 16, 0x3658, 100000, 81502, 0x6e542741e185eb77ULL},
+      {5, 3, 0x00000003, 0, 0xdaa66d2c, 0x5ceb4d08, 0x5c45d53e, 0x2d053191, 1, 0x1, 1, 0, 0x1},
+      {0xFFFFFFFFULL, 0x0123456789abcdefULL, 0x89abcdef, 0x01234567, 0x0c93a7b7, 0xafb65457,
+       0xb79bc3b3, 0xdb9d4e50, 10, 0x250, 64, 0, 0xb79bc3b3afb65457ULL},
+  };
+  for (const Mix32Vector& v : mix32_vectors) {
+    const Mix32Seeds seeds = Mix32SeedsOf(v.seed);
+    EXPECT_EQ(seeds.s1, v.s1) << v.key;
+    EXPECT_EQ(seeds.s2, v.s2) << v.key;
+    EXPECT_EQ(seeds.s3, v.s3) << v.key;
+    const uint32_t u = static_cast<uint32_t>(v.key);
+    EXPECT_EQ(MixA(u ^ seeds.s1), v.a) << v.key;
+    EXPECT_EQ(MixB(u ^ seeds.s2), v.b) << v.key;
+    EXPECT_EQ(MixC(u ^ seeds.s3), v.c) << v.key;
+    const Mix32Row row = Mix32RowOf(v.key, seeds, RibbonShapeOf(v.m), v.t);
+    EXPECT_EQ(row.mask, v.mask) << v.key;
+    EXPECT_EQ(row.row.start, v.start) << v.key;
+    EXPECT_EQ(row.row.coefficient, v.coefficient) << v.key;
+  }
   // A one-cell ribbon shard: width 1, start 0, coefficient 1.
   const RibbonRow tiny = RibbonRowOf(KeyHash(5, 3), 1);
   EXPECT_EQ(tiny.start, 0u);
@@ -650,6 +726,60 @@ TEST(RetrievalGoldenTest, SmallTablesAreByteExact) {
             "574c5254010300001000000000000000080000000000000001000000000000000200000000000000"
             "00000000000000002400000000000000480000000000000000000000000000000000000010060000"
             "00000000000000000000040000000000000000");
+  options.kind = RetrievalKind::kRibbon;
+  options.hash = RetrievalHash::kMix32;
+  Result<RetrievalTable> mix32 = RetrievalTable::Build(16, keys, values, 4, options);
+  ASSERT_TRUE(mix32.ok());
+  EXPECT_EQ(Hex(mix32->bytes()),
+            "574c5254020301001000000000000000080000000000000001000000000000000200000000000000"
+            "00000000000000000400000000000000080000000000000015000000000000001100000000000000"
+            "00000000000000000000000000000000000000000000000000000000000000000000000000000000"
+            "00000000000000000000000000000000000000000000000000000000000000000000000000000000"
+            "00000000000000000000000000000000");
+}
+
+// The hash byte: tables with hash 1 are ribbon ones with S <= 2^32; other values are not
+// supported (spec/RETRIEVAL.md, "Decoder requirements").
+TEST(RetrievalTest, HashFieldIsChecked) {
+  const uint64_t keys[] = {1, 4, 9, 15};
+  const uint16_t values[] = {1, 2, 3, 1};
+  RetrievalOptions options;
+  options.value_bits = 3;
+  options.shard_span = 8;
+  for (RetrievalKind kind : {RetrievalKind::kRibbon, RetrievalKind::kBloomier}) {
+    options.kind = kind;
+    Result<RetrievalTable> table = RetrievalTable::Build(16, keys, values, 4, options);
+    ASSERT_TRUE(table.ok());
+    std::vector<uint8_t> bytes = table->bytes();
+    bytes[6] = 2;
+    Result<RetrievalView> v = RetrievalView::Open(bytes.data(), bytes.size());
+    ASSERT_FALSE(v.ok());
+    EXPECT_TRUE(v.status().IsNotSupported()) << v.status().ToString();
+    EXPECT_NE(v.status().ToString().find("hash at byte offset 6 is 2"), std::string::npos);
+    bytes[6] = 1;
+    v = RetrievalView::Open(bytes.data(), bytes.size());
+    EXPECT_EQ(v.ok(), kind == RetrievalKind::kRibbon) << v.status().ToString();
+    if (!v.ok()) {
+      EXPECT_NE(v.status().ToString().find("ribbon tables only"), std::string::npos);
+    }
+    bytes[6] = 0;
+    bytes[7] = 1;
+    EXPECT_TRUE(RetrievalView::Open(bytes.data(), bytes.size()).status().IsCorruption());
+  }
+  // A ribbon table without keys whose one shard spans 2^33 indices: valid with hash 0,
+  // refused with hash 1.
+  options.kind = RetrievalKind::kRibbon;
+  options.shard_span = uint64_t{1} << 33;
+  Result<RetrievalTable> wide =
+      RetrievalTable::Build(uint64_t{1} << 33, nullptr, nullptr, 0, options);
+  ASSERT_TRUE(wide.ok()) << wide.status().ToString();
+  std::vector<uint8_t> bytes = wide->bytes();
+  bytes[6] = 1;
+  Result<RetrievalView> v = RetrievalView::Open(bytes.data(), bytes.size());
+  ASSERT_FALSE(v.ok());
+  EXPECT_NE(v.status().ToString().find("exceeds 2^32, the limit of hash mix32"), std::string::npos);
+  EXPECT_STREQ(RetrievalHashName(RetrievalHash::kMix32), "mix32");
+  EXPECT_STREQ(RetrievalHashName(static_cast<RetrievalHash>(9)), "unknown");
 }
 
 }  // namespace

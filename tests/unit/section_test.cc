@@ -169,6 +169,25 @@ TEST(SectionTest, RetrievalSectionsDecodeTheirTablesCodes) {
                     .status()
                     .IsInvalidArgument())
         << "K = 64 needs t = 7";
+    if (kind == RetrievalKind::kRibbon) {
+      // A mix32 table (spec/RETRIEVAL.md 1.1) cannot go into a file yet: FORMAT.md 1.0
+      // allows xxh3 tables only, whether the section is made from the table or its bytes.
+      o.hash = RetrievalHash::kMix32;
+      auto mix32 = RetrievalTable::Build(n, keys.data(), values.data(), keys.size(), o);
+      ASSERT_TRUE(mix32.ok());
+      const std::vector<uint8_t> mix32_bytes = mix32->bytes();
+      const uint64_t mix32_cells = mix32->view().cell_count();
+      auto refused = EncodedSection::Retrieval({n}, std::move(mix32).value(), centroids, {});
+      ASSERT_TRUE(refused.status().IsInvalidArgument());
+      EXPECT_NE(refused.status().ToString().find("hash mix32"), std::string::npos);
+      TensorInfo info = section->info();
+      info.shape = {n};
+      info.cells = mix32_cells;
+      auto adopted = EncodedSection::FromBytes(info, mix32_bytes);
+      ASSERT_FALSE(adopted.ok());
+      EXPECT_NE(adopted.status().ToString().find("uses hash mix32"), std::string::npos)
+          << adopted.status().ToString();
+    }
   }
 }
 

@@ -59,6 +59,8 @@ struct RetrievalLimits {
 
 struct RetrievalOptions {
   RetrievalKind kind = RetrievalKind::kRibbon;
+  // The key hashing; kMix32 requires kind kRibbon.
+  RetrievalHash hash = RetrievalHash::kXxh3;
   // t: bits per value, 1..16. Stored values must lie in 1..2^t-1.
   int value_bits = 8;
   // The table seed; all hashing derives from it. Different seeds give different
@@ -110,6 +112,7 @@ class WEIGHTLESS_EXPORT RetrievalView {
   static uint64_t SectionSize(RetrievalKind kind, int t, uint64_t shard_count, uint64_t cells);
 
   RetrievalKind kind() const { return kind_; }
+  RetrievalHash hash() const { return hash_; }
   int value_bits() const { return value_bits_; }
   uint64_t universe() const { return universe_; }
   uint64_t seed() const { return seed_; }
@@ -144,6 +147,7 @@ class WEIGHTLESS_EXPORT RetrievalView {
   const uint8_t* directory_ = nullptr;
   const uint8_t* cells_ = nullptr;
   RetrievalKind kind_ = RetrievalKind::kRibbon;
+  RetrievalHash hash_ = RetrievalHash::kXxh3;
   int value_bits_ = 0;
   uint64_t universe_ = 0;
   uint64_t seed_ = 0;

@@ -1,8 +1,8 @@
 // Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
 //
-// The encodings of a retrieval table (weightless/retrieval.h), apart from the tables
-// themselves, so that describing a file's tensors (weightless/tensor.h) does not need
-// the table API.
+// The encodings and key hashings of a retrieval table (weightless/retrieval.h), apart from the
+// tables themselves, so that describing a file's tensors (weightless/tensor.h) does not need the
+// table API.
 
 #ifndef WEIGHTLESS_RETRIEVAL_KIND_H_
 #define WEIGHTLESS_RETRIEVAL_KIND_H_
@@ -26,6 +26,21 @@ enum class RetrievalKind : uint8_t {
 WEIGHTLESS_EXPORT const char* RetrievalKindName(RetrievalKind kind);
 // Parses "bloomier" or "ribbon". Returns InvalidArgument naming the accepted values.
 WEIGHTLESS_EXPORT Result<RetrievalKind> ParseRetrievalKind(std::string_view name);
+
+// How a table hashes its keys (spec/RETRIEVAL.md, "Hashing"). The numeric values are part
+// of the persistent format and never change.
+enum class RetrievalHash : uint8_t {
+  // XXH3-64 of each key, then multiplications of the 64-bit hash (format 1.0). Every kind.
+  kXxh3 = 0,
+  // Three 32-bit integer mixers of the key's low 32 bits (format 1.1): the same table size
+  // and false-positive rate, and ribbon decode 1.1-1.3x faster on AVX2, whose vectors
+  // multiply 32-bit lanes natively. Ribbon only, with shard_span <= 2^32. Files cannot
+  // hold such tables yet (Writer refuses them): use it for tables kept in memory.
+  kMix32 = 1,
+};
+
+// "xxh3" or "mix32"; "unknown" for other values. Never null.
+WEIGHTLESS_EXPORT const char* RetrievalHashName(RetrievalHash hash);
 
 }  // namespace weightless
 

@@ -30,6 +30,27 @@ class RibbonBatches {
   const RibbonShard shard_;
 };
 
+template <int T>
+class RibbonMix32Batches {
+ public:
+  static constexpr int kKeys = 8;
+
+  explicit RibbonMix32Batches(const RibbonShard& shard)
+      : shard_(shard), seeds_(Mix32SeedsOf(shard.seed)) {}
+  WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
+    auto parities = [](const uint8_t* blocks, uint64_t x, uint64_t c) {
+      return RibbonParitiesPortable<T>(blocks, x, c);
+    };
+    for (int j = 0; j < kKeys; ++j) {
+      codes[j] = QueryRibbonMix32<T>(shard_, seeds_, first + j, parities);
+    }
+  }
+
+ private:
+  const RibbonShard shard_;
+  const Mix32Seeds seeds_;
+};
+
 template <int N>
 static WEIGHTLESS_ALWAYS_INLINE void StoreCodes(const uint32_t* codes, uint16_t* out) {
   for (int j = 0; j < N; ++j) out[j] = static_cast<uint16_t>(codes[j]);

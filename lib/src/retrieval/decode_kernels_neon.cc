@@ -77,12 +77,15 @@ static WEIGHTLESS_ALWAYS_INLINE uint32_t SixteenParities(const uint64x2_t (&v)[8
   return uint32_t{vaddv_u8(vget_low_u8(bits))} | (uint32_t{vaddv_u8(vget_high_u8(bits))} << 8);
 }
 
-template <int T>
-class RibbonBatches {
+// Ribbon batches of tables hashed with xxh3 (kMix32 false) or mix32: the rows are
+// computed one key at a time, the parities 16 keys at a time.
+template <int T, bool kMix32>
+class RibbonBatchesOf {
  public:
   static constexpr int kKeys = 16;
 
-  explicit RibbonBatches(const RibbonShard& shard) : shard_(shard) {}
+  explicit RibbonBatchesOf(const RibbonShard& shard)
+      : shard_(shard), seeds_(Mix32SeedsOf(shard.seed)) {}
 
   WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
     // Stage 1: per key, the mask, the byte offset of the window's first block and the
@@ -90,11 +93,19 @@ class RibbonBatches {
     uint64_t offset[kKeys], c_lo[kKeys], c_hi[kKeys];
     uint32_t mask[kKeys];
     for (int j = 0; j < kKeys; ++j) {
-      const uint64_t h = KeyHash(first + static_cast<uint64_t>(j), shard_.seed);
-      const RibbonRow row = RibbonRowOf(h, shard_.shape);
+      const uint64_t key = first + static_cast<uint64_t>(j);
+      RibbonRow row;
+      if constexpr (kMix32) {
+        const Mix32Row m = Mix32RowOf(key, seeds_, shard_.shape, T);
+        row = m.row;
+        mask[j] = m.mask;
+      } else {
+        const uint64_t h = KeyHash(key, shard_.seed);
+        row = RibbonRowOf(h, shard_.shape);
+        mask[j] = ValueMask(h, T);
+      }
       const uint64_t x = shard_.first_column + row.start;
       const SplitCoefficient c = SplitAt(row.coefficient, x & 63);
-      mask[j] = ValueMask(h, T);
       offset[j] = (x >> 6) * (8 * T);
       c_lo[j] = c.lo;
       c_hi[j] = c.hi;
@@ -122,7 +133,13 @@ class RibbonBatches {
 
  private:
   const RibbonShard shard_;
+  const Mix32Seeds seeds_;
 };
+
+template <int T>
+using RibbonBatches = RibbonBatchesOf<T, false>;
+template <int T>
+using RibbonMix32Batches = RibbonBatchesOf<T, true>;
 
 // ---- Sinks
 

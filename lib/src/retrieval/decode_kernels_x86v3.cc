@@ -280,6 +280,36 @@ static WEIGHTLESS_ALWAYS_INLINE __m256i PackLow32(__m256i a, __m256i b) {
       _mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), _MM_SHUFFLE(2, 0, 2, 0)));
 }
 
+// Stage 2 of the ribbon batches: codes[k] = (mask[k] ^ the parities of key k's window
+// planes) & (2^T - 1), for kKeys keys whose window offsets and split coefficients stage 1
+// stored; Groups::kKeys keys per reduction to parities.
+template <int T, int kKeys>
+static WEIGHTLESS_ALWAYS_INLINE void RibbonCodesOfRows(const uint8_t* cells, const uint64_t* offset,
+                                                       const uint64_t* c_lo, const uint64_t* c_hi,
+                                                       const uint32_t* mask, uint32_t* codes) {
+  using Groups = RibbonGroups<T>;
+  alignas(32) uint32_t parities[kKeys];
+  for (int k0 = 0; k0 < kKeys; k0 += Groups::kKeys) {
+    __m256i planes[8];
+    for (int k = 0; k < Groups::kKeys; ++k) {
+      const uint8_t* lo = cells + offset[k0 + k];
+      const __m256i cl = Splat(c_lo[k0 + k]), ch = Splat(c_hi[k0 + k]);
+      for (int g = 0; g < Groups::kGroups; ++g) {
+        planes[Groups::kGroups * k + g] = WindowPlanes<T>(lo, cl, ch, g);
+      }
+    }
+    const uint32_t bits = ThirtyTwoParities(planes);
+    for (int k = 0; k < Groups::kKeys; ++k) {
+      parities[k0 + k] = Unshuffle<Groups::kGroups>(_pext_u32(bits, Groups::KeyBits(k)));
+    }
+  }
+  ReloadFromMemory();
+  for (int e = 0; e < kKeys; e += 8) {
+    Store(codes + e, _mm256_and_si256(_mm256_xor_si256(Load(mask + e), Load(parities + e)),
+                                      _mm256_set1_epi32((1 << T) - 1)));
+  }
+}
+
 // Ribbon batches of 16 keys (faster than 8 for every t measured: more independent
 // work between a key's hash and its cell reads).
 template <int T>
@@ -322,28 +352,7 @@ class RibbonBatches {
                                      _MM_SHUFFLE(3, 1, 2, 0)));
     }
     ReloadFromMemory();
-    // Stage 2: the window planes of Groups::kKeys keys per reduction to parities.
-    using Groups = RibbonGroups<T>;
-    alignas(32) uint32_t parities[kKeys];
-    for (int k0 = 0; k0 < kKeys; k0 += Groups::kKeys) {
-      __m256i planes[8];
-      for (int k = 0; k < Groups::kKeys; ++k) {
-        const uint8_t* lo = cells_ + offset[k0 + k];
-        const __m256i cl = Splat(c_lo[k0 + k]), ch = Splat(c_hi[k0 + k]);
-        for (int g = 0; g < Groups::kGroups; ++g) {
-          planes[Groups::kGroups * k + g] = WindowPlanes<T>(lo, cl, ch, g);
-        }
-      }
-      const uint32_t bits = ThirtyTwoParities(planes);
-      for (int k = 0; k < Groups::kKeys; ++k) {
-        parities[k0 + k] = Unshuffle<Groups::kGroups>(_pext_u32(bits, Groups::KeyBits(k)));
-      }
-    }
-    ReloadFromMemory();
-    for (int e = 0; e < kKeys; e += 8) {
-      Store(codes + e, _mm256_and_si256(_mm256_xor_si256(Load(mask + e), Load(parities + e)),
-                                        _mm256_set1_epi32((1 << T) - 1)));
-    }
+    RibbonCodesOfRows<T, kKeys>(cells_, offset, c_lo, c_hi, mask, codes);
   }
 
  private:
@@ -351,6 +360,81 @@ class RibbonBatches {
   EightKeyHasher hasher_;
   __m256i starts_;
   __m256i first_column_;
+  __m256i coefficient_mask_;
+};
+
+// Ribbon batches of 16 keys of a table hashed with mix32: stage 1 runs eight keys per
+// vector of 32-bit lanes (AVX2 multiplies them natively: about a third of the vector
+// instructions of the xxh3 rows), stage 2 is RibbonBatches'.
+template <int T>
+class RibbonMix32Batches {
+ public:
+  static constexpr int kKeys = 16;
+
+  explicit RibbonMix32Batches(const RibbonShard& shard)
+      : cells_(shard.cells),
+        s1_(Splat32(Mix32SeedsOf(shard.seed).s1)),
+        s2_(Splat32(Mix32SeedsOf(shard.seed).s2)),
+        s3_(Splat32(Mix32SeedsOf(shard.seed).s3)),
+        starts_(Splat(shard.shape.starts)),
+        first_column_(Splat32(static_cast<uint32_t>(shard.first_column))),
+        coefficient_mask_(Splat(shard.shape.coefficient_mask)) {}
+
+  WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
+    // Stage 1. The 32-bit lanes hold keys [0 1 4 5 2 3 6 7] of each eight, so that
+    // unpacking two of them into 64-bit lanes gives keys 0..3 and 4..7 in order.
+    alignas(32) uint64_t offset[kKeys], c_lo[kKeys], c_hi[kKeys];
+    alignas(32) uint32_t mask[kKeys];
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
+    const __m256i zero = _mm256_setzero_si256();
+    for (int e = 0; e < kKeys; e += 8) {
+      const __m256i u =
+          _mm256_add_epi32(Splat32(static_cast<uint32_t>(first + static_cast<uint64_t>(e))), lanes);
+      const __m256i a = Mix<0x85EBCA6Bu, 13, 0xC2B2AE35u, 16>(_mm256_xor_si256(u, s1_));
+      const __m256i b = Mix<0x7FEB352Du, 15, 0x846CA68Bu, 16>(_mm256_xor_si256(u, s2_));
+      const __m256i c = Mix<0x21F0AAADu, 15, 0x735A2D97u, 15>(_mm256_xor_si256(u, s3_));
+      // start = (c * starts) >> 32, per 32-bit lane, then x = first_column + start
+      const __m256i even = _mm256_srli_epi64(_mm256_mul_epu32(c, starts_), 32);
+      const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(c, 32), starts_);
+      const __m256i x = _mm256_add_epi32(_mm256_blend_epi32(even, odd, 0xAA), first_column_);
+      // The masks, in key order.
+      Store(mask + e, _mm256_permute4x64_epi64(_mm256_and_si256(c, _mm256_set1_epi32((1 << T) - 1)),
+                                               _MM_SHUFFLE(3, 1, 2, 0)));
+      const __m256i coefficients[2] = {_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b)};
+      const __m256i columns[2] = {_mm256_unpacklo_epi32(x, zero), _mm256_unpackhi_epi32(x, zero)};
+      for (int n = 0; n < 2; ++n) {
+        const int q = e + 4 * n;
+        const __m256i coefficient =
+            _mm256_and_si256(_mm256_or_si256(coefficients[n], Splat(1)), coefficient_mask_);
+        Store(offset + q, Times<8 * T>(_mm256_srli_epi64(columns[n], 6)));
+        // SplitAt; a variable shift by 64 gives 0, as needed for s = 0.
+        const __m256i s = _mm256_and_si256(columns[n], Splat(63));
+        Store(c_lo + q, _mm256_sllv_epi64(coefficient, s));
+        Store(c_hi + q, _mm256_srlv_epi64(coefficient, _mm256_sub_epi64(Splat(64), s)));
+      }
+    }
+    ReloadFromMemory();
+    RibbonCodesOfRows<T, kKeys>(cells_, offset, c_lo, c_hi, mask, codes);
+  }
+
+ private:
+  static WEIGHTLESS_ALWAYS_INLINE __m256i Splat32(uint32_t v) {
+    return _mm256_set1_epi32(static_cast<int>(v));
+  }
+  // MixA, MixB or MixC (hashing.h), lane-wise.
+  template <uint32_t kM1, int kR2, uint32_t kM2, int kR3>
+  static WEIGHTLESS_ALWAYS_INLINE __m256i Mix(__m256i x) {
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, 16));
+    x = _mm256_mullo_epi32(x, Splat32(kM1));
+    x = _mm256_xor_si256(x, _mm256_srli_epi32(x, kR2));
+    x = _mm256_mullo_epi32(x, Splat32(kM2));
+    return _mm256_xor_si256(x, _mm256_srli_epi32(x, kR3));
+  }
+
+  const uint8_t* cells_;
+  __m256i s1_, s2_, s3_;
+  __m256i starts_;        // 64-bit lanes (below 2^24)
+  __m256i first_column_;  // 32-bit lanes (columns are below 2^32)
   __m256i coefficient_mask_;
 };
 

@@ -120,6 +120,65 @@ static WEIGHTLESS_ALWAYS_INLINE RibbonRow RibbonRowOf(uint64_t h, uint64_t m) {
   return RibbonRowOf(h, RibbonShapeOf(m));
 }
 
+// Hash mix32 (ribbon only; spec/RETRIEVAL.md, "Hash 1: mix32"). Three 32-bit mixers of
+// the key's low 32 bits u, each with its own seed word from the shard seed:
+//   a = MixA(u ^ s1), b = MixB(u ^ s2), c = MixC(u ^ s3)
+//   s1 = lo32(shard_seed), s2 = hi32(shard_seed),
+//   s3 = lo32((shard_seed * 0x9E3779B97F4A7C15) >> 32)
+//   start = (c * (m - w + 1)) >> 32, coefficient = ((b << 32) | a | 1) & (2^w - 1),
+//   mask = c & (2^t - 1)
+// Keys of one shard (at most 2^32 consecutive integers) have distinct u, and each mixer is
+// a bijection of u. MixA is MurmurHash3's fmix32, MixB and MixC two of Wellons'
+// "hash-prospector" finalizers (lowbias32 and its 0x21F0AAAD variant).
+constexpr uint64_t kMix32MaxShardSpan = uint64_t{1} << 32;
+
+static WEIGHTLESS_ALWAYS_INLINE uint32_t MixA(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x85EBCA6Bu;
+  x ^= x >> 13;
+  x *= 0xC2B2AE35u;
+  return x ^ (x >> 16);
+}
+static WEIGHTLESS_ALWAYS_INLINE uint32_t MixB(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7FEB352Du;
+  x ^= x >> 15;
+  x *= 0x846CA68Bu;
+  return x ^ (x >> 16);
+}
+static WEIGHTLESS_ALWAYS_INLINE uint32_t MixC(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x21F0AAADu;
+  x ^= x >> 15;
+  x *= 0x735A2D97u;
+  return x ^ (x >> 15);
+}
+
+// The seed words of one shard.
+struct Mix32Seeds {
+  uint32_t s1, s2, s3;
+};
+
+static WEIGHTLESS_ALWAYS_INLINE Mix32Seeds Mix32SeedsOf(uint64_t shard_seed) {
+  return Mix32Seeds{static_cast<uint32_t>(shard_seed), static_cast<uint32_t>(shard_seed >> 32),
+                    static_cast<uint32_t>((shard_seed * kCoefficientMultiplier) >> 32)};
+}
+
+// A ribbon row and its mask under hash mix32. REQUIRES: 1 <= t <= 16.
+struct Mix32Row {
+  RibbonRow row;
+  uint32_t mask;
+};
+
+static WEIGHTLESS_ALWAYS_INLINE Mix32Row Mix32RowOf(uint64_t key, const Mix32Seeds& seeds,
+                                                    const RibbonShape& shape, int t) {
+  const uint32_t u = static_cast<uint32_t>(key);
+  const uint32_t a = MixA(u ^ seeds.s1), b = MixB(u ^ seeds.s2), c = MixC(u ^ seeds.s3);
+  const uint64_t start = (uint64_t{c} * shape.starts) >> 32;
+  const uint64_t coefficient = ((uint64_t{b} << 32) | a | 1) & shape.coefficient_mask;
+  return Mix32Row{RibbonRow{start, coefficient}, c & ((uint32_t{1} << t) - 1)};
+}
+
 // Bloomier: three positions, one in each third of a shard of m = 3L cells (L >= 1):
 //   p0 = FastRange64(h, L), p1 = L + FastRange64(rotl(h, 21), L),
 //   p2 = 2L + FastRange64(rotl(h, 42), L).

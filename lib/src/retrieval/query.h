@@ -10,6 +10,7 @@
 
 #include "retrieval/hashing.h"
 #include "retrieval/layout.h"
+#include "weightless/retrieval_kind.h"
 
 namespace weightless {
 namespace retrieval {
@@ -20,6 +21,9 @@ struct ShardGeometry {
   uint64_t cell_begin;   // the shard's first cell (a column, for ribbon)
   uint64_t cells_in_shard;
   uint64_t seed;  // ShardSeed(table seed, shard index, attempt)
+  // The table's key hashing. (Appended last: bench/kernel_ab.cc passes geometries to
+  // kernels compiled from older revisions, which read the fields before it.)
+  RetrievalHash hash = RetrievalHash::kXxh3;
 };
 
 // A ribbon window's coefficient, split over the two blocks that hold the window.
@@ -88,6 +92,15 @@ static WEIGHTLESS_ALWAYS_INLINE uint32_t QueryRibbon(const RibbonShard& r, uint6
                                                      Parities parities) {
   const RibbonRow row = RibbonRowOf(h, r.shape);
   return ValueMask(h, T) ^ parities(r.cells, r.first_column + row.start, row.coefficient);
+}
+
+// Ribbon query of a table with hash mix32.
+template <int T, typename Parities>
+static WEIGHTLESS_ALWAYS_INLINE uint32_t QueryRibbonMix32(const RibbonShard& r,
+                                                          const Mix32Seeds& seeds, uint64_t key,
+                                                          Parities parities) {
+  const Mix32Row m = Mix32RowOf(key, seeds, r.shape, T);
+  return m.mask ^ parities(r.cells, r.first_column + m.row.start, m.row.coefficient);
 }
 
 // Bloomier query: the mask XOR the shard's cells p0, p1 and p2.

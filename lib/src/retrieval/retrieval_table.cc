@@ -37,6 +37,15 @@ Status ValidateBuildInput(uint64_t universe, const uint64_t* keys, const uint16_
     return Status::InvalidArgument("unknown retrieval kind " +
                                    Num(static_cast<uint64_t>(options.kind)));
   }
+  if (options.hash != RetrievalHash::kXxh3 && options.hash != RetrievalHash::kMix32) {
+    return Status::InvalidArgument("unknown retrieval hash " +
+                                   Num(static_cast<uint64_t>(options.hash)));
+  }
+  if (options.hash == RetrievalHash::kMix32 && options.kind != RetrievalKind::kRibbon) {
+    return Status::InvalidArgument(
+        "hash mix32 with kind " + std::string(RetrievalKindName(options.kind)),
+        "mix32 is defined for ribbon tables only");
+  }
   const int t = options.value_bits;
   if (t < RetrievalLimits::kMinValueBits || t > RetrievalLimits::kMaxValueBits) {
     return Status::InvalidArgument("value_bits (t) is " + std::to_string(t), "must be 1..16");
@@ -102,12 +111,13 @@ struct ShardResult {
   bool ok = false;
 };
 
-void WriteHeader(uint8_t* p, RetrievalKind kind, int t, uint64_t universe, uint64_t span,
-                 uint64_t seed, uint32_t shard_count) {
+void WriteHeader(uint8_t* p, RetrievalKind kind, RetrievalHash hash, int t, uint64_t universe,
+                 uint64_t span, uint64_t seed, uint32_t shard_count) {
   std::memcpy(p, retrieval::kSectionMagic, 4);
   p[4] = static_cast<uint8_t>(kind);
   p[5] = static_cast<uint8_t>(t);
-  p[6] = p[7] = 0;
+  p[6] = static_cast<uint8_t>(hash);
+  p[7] = 0;
   StoreLE64(p + 8, universe);
   StoreLE64(p + 16, span);
   StoreLE64(p + 24, seed);
@@ -124,6 +134,11 @@ Result<RetrievalTable> RetrievalTable::Build(uint64_t universe, const uint64_t* 
   if (!valid.ok()) return valid;
   const int t = options.value_bits;
   const uint64_t span = ChooseShardSpan(universe, count, options);
+  if (options.hash == RetrievalHash::kMix32 && span > retrieval::kMix32MaxShardSpan) {
+    return Status::InvalidArgument("shard_span " + Num(span) + " with hash mix32",
+                                   "mix32 hashes a key's low 32 bits: at most 2^32 per shard; "
+                                   "set a smaller shard_span or use hash xxh3");
+  }
   const uint64_t shard_count = universe == 0 ? 0 : (universe - 1) / span + 1;
   if (shard_count > RetrievalLimits::kMaxShards) {
     return Status::OutOfRange("shard count " + Num(shard_count) + " (universe " + Num(universe) +
@@ -168,10 +183,11 @@ Result<RetrievalTable> RetrievalTable::Build(uint64_t universe, const uint64_t* 
       if (m > RetrievalLimits::kMaxCellsPerShard) break;
       r.cells.resize(m);
       const uint64_t seed = retrieval::ShardSeed(options.seed, s, attempt);
-      const bool solved = ribbon ? retrieval::SolveRibbonShard(keys + begin, values + begin, n,
-                                                               seed, m, t, *sc, r.cells.data())
-                                 : retrieval::SolveBloomierShard(keys + begin, values + begin, n,
-                                                                 seed, m, t, *sc, r.cells.data());
+      const bool solved = ribbon
+                              ? retrieval::SolveRibbonShard(keys + begin, values + begin, n, seed,
+                                                            options.hash, m, t, *sc, r.cells.data())
+                              : retrieval::SolveBloomierShard(keys + begin, values + begin, n, seed,
+                                                              m, t, *sc, r.cells.data());
       r.attempts_used = attempt + 1;
       if (solved) {
         r.attempt = attempt;
@@ -211,7 +227,7 @@ Result<RetrievalTable> RetrievalTable::Build(uint64_t universe, const uint64_t* 
   RetrievalTable table;
   table.bytes_.assign(kHeaderSize + directory_bytes + cell_bytes, 0);
   uint8_t* out = table.bytes_.data();
-  WriteHeader(out, options.kind, t, universe, span, options.seed,
+  WriteHeader(out, options.kind, options.hash, t, universe, span, options.seed,
               static_cast<uint32_t>(shard_count));
   uint8_t* directory = out + kHeaderSize;
   uint8_t* cells = directory + directory_bytes;

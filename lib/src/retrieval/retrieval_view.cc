@@ -29,10 +29,18 @@ constexpr names::Entry<RetrievalKind> kRetrievalKindNames[] = {
     {RetrievalKind::kRibbon, "ribbon"},
     {RetrievalKind::kBloomier, "bloomier"},
 };
+constexpr names::Entry<RetrievalHash> kRetrievalHashNames[] = {
+    {RetrievalHash::kXxh3, "xxh3"},
+    {RetrievalHash::kMix32, "mix32"},
+};
 }  // namespace
 
 const char* RetrievalKindName(RetrievalKind kind) {
   return names::NameOf(kRetrievalKindNames, kind);
+}
+
+const char* RetrievalHashName(RetrievalHash hash) {
+  return names::NameOf(kRetrievalHashNames, hash);
 }
 
 Result<RetrievalKind> ParseRetrievalKind(std::string_view name) {
@@ -74,9 +82,31 @@ Result<RetrievalView> RetrievalView::Open(const uint8_t* data, size_t size) {
       v.value_bits_ > RetrievalLimits::kMaxValueBits) {
     return Corrupt("value_bits", 5, "is " + Num(data[5]) + ", must be 1..16");
   }
-  if (data[6] != 0 || data[7] != 0) return Corrupt("reserved", 6, "must be zero");
+  const uint8_t hash = data[6];
+  if (hash != static_cast<uint8_t>(RetrievalHash::kXxh3) &&
+      hash != static_cast<uint8_t>(RetrievalHash::kMix32)) {
+    return Status::NotSupported("retrieval table: hash at byte offset 6 is " + Num(hash),
+                                "this reader knows 0 (xxh3) and 1 (mix32)");
+  }
+  v.hash_ = static_cast<RetrievalHash>(hash);
+#if defined(WEIGHTLESS_XXH3_TABLES_ONLY)
+  if (v.hash_ != RetrievalHash::kXxh3) {
+    return Status::NotSupported("retrieval table: hash at byte offset 6 is mix32",
+                                "this build reads the tables files hold (xxh3) only");
+  }
+#endif
+  if (data[7] != 0) return Corrupt("reserved", 7, "must be zero");
   v.universe_ = LoadLE64(data + 8);
   v.shard_span_ = LoadLE64(data + 16);
+  if (v.hash_ == RetrievalHash::kMix32) {
+    if (v.kind_ != RetrievalKind::kRibbon) {
+      return Corrupt("hash", 6, "mix32 is defined for ribbon tables only");
+    }
+    if (v.shard_span_ > retrieval::kMix32MaxShardSpan) {
+      return Corrupt("shard_span", 16,
+                     Num(v.shard_span_) + " exceeds 2^32, the limit of hash mix32");
+    }
+  }
   v.seed_ = LoadLE64(data + 24);
   v.shard_count_ = LoadLE32(data + 32);
   if (LoadLE32(data + 36) != 0) return Corrupt("reserved", 36, "must be zero");
@@ -177,18 +207,18 @@ uint64_t RetrievalView::SectionSize(RetrievalKind kind, int t, uint64_t shard_co
 
 namespace {
 retrieval::ShardGeometry GeometryOf(const uint8_t* directory, const uint8_t* cells, uint64_t seed,
-                                    uint64_t shard) {
+                                    RetrievalHash hash, uint64_t shard) {
   const retrieval::ShardEntry e = retrieval::ReadShardEntry(directory, shard);
   return retrieval::ShardGeometry{cells, e.cell_begin,
                                   static_cast<uint64_t>(e.cell_end - e.cell_begin),
-                                  retrieval::ShardSeed(seed, shard, e.attempt)};
+                                  retrieval::ShardSeed(seed, shard, e.attempt), hash};
 }
 }  // namespace
 
 uint32_t RetrievalView::Lookup(uint64_t key) const {
   if (key >= universe_) return 0;
   const uint64_t shard = key / shard_span_;
-  const retrieval::ShardGeometry g = GeometryOf(directory_, cells_, seed_, shard);
+  const retrieval::ShardGeometry g = GeometryOf(directory_, cells_, seed_, hash_, shard);
   uint16_t out = 0;
   retrieval::SelectedDecodeKernels().codes(kind_, value_bits_, g, key, key + 1, &out);
   return out;
@@ -222,11 +252,11 @@ Status RetrievalView::DecodeCodes(uint64_t begin, uint64_t end, uint16_t* out, i
   if (begin == end) return Status::OK();
   if (threads < 0) return Status::InvalidArgument("threads must be >= 0");
   const retrieval::DecodeKernels& kernels = retrieval::SelectedDecodeKernels();
-  ForEachShardPiece(begin, end, shard_span_, ResolveThreads(threads),
-                    [&](uint64_t s, uint64_t lo, uint64_t hi) {
-                      const retrieval::ShardGeometry g = GeometryOf(directory_, cells_, seed_, s);
-                      kernels.codes(kind_, value_bits_, g, lo, hi, out + (lo - begin));
-                    });
+  ForEachShardPiece(
+      begin, end, shard_span_, ResolveThreads(threads), [&](uint64_t s, uint64_t lo, uint64_t hi) {
+        const retrieval::ShardGeometry g = GeometryOf(directory_, cells_, seed_, hash_, s);
+        kernels.codes(kind_, value_bits_, g, lo, hi, out + (lo - begin));
+      });
   return Status::OK();
 }
 
@@ -252,7 +282,7 @@ Status RetrievalView::DecodeFloats(uint64_t begin, uint64_t end, const float* ce
   const retrieval::DecodeKernels& kernels = retrieval::SelectedDecodeKernels();
   ForEachShardPiece(
       begin, end, shard_span_, ResolveThreads(threads), [&](uint64_t s, uint64_t lo, uint64_t hi) {
-        const retrieval::ShardGeometry g = GeometryOf(directory_, cells_, seed_, s);
+        const retrieval::ShardGeometry g = GeometryOf(directory_, cells_, seed_, hash_, s);
         kernels.floats(kind_, value_bits_, g, lo, hi, centroids, k, out + (lo - begin));
       });
   return Status::OK();

@@ -29,18 +29,30 @@ uint64_t RibbonCellsFor(uint64_t n, uint32_t attempt) {
 }
 
 bool SolveRibbonShard(const uint64_t* keys, const uint16_t* values, size_t n, uint64_t shard_seed,
-                      uint64_t m, int t, SolverScratch& scratch, uint16_t* solution) {
+                      RetrievalHash hash, uint64_t m, int t, SolverScratch& scratch,
+                      uint16_t* solution) {
   if (m == 0) return n == 0;
   std::vector<uint64_t>& coef = scratch.u64;
   std::vector<uint16_t>& rhs = scratch.u16;
   coef.assign(m, 0);
   rhs.assign(m, 0);
+  const RibbonShape shape = RibbonShapeOf(m);
+  const Mix32Seeds seeds = Mix32SeedsOf(shard_seed);
   for (size_t i = 0; i < n; ++i) {
-    const uint64_t h = KeyHash(keys[i], shard_seed);
-    const RibbonRow row = RibbonRowOf(h, m);
+    RibbonRow row;
+    uint32_t mask;
+    if (hash == RetrievalHash::kMix32) {
+      const Mix32Row mix = Mix32RowOf(keys[i], seeds, shape, t);
+      row = mix.row;
+      mask = mix.mask;
+    } else {
+      const uint64_t h = KeyHash(keys[i], shard_seed);
+      row = RibbonRowOf(h, shape);
+      mask = ValueMask(h, t);
+    }
     uint64_t s = row.start;
     uint64_t c = row.coefficient;  // bit 0 set: the row leads at column s
-    uint16_t r = static_cast<uint16_t>(values[i] ^ ValueMask(h, t));
+    uint16_t r = static_cast<uint16_t>(values[i] ^ mask);
     for (;;) {
       if (coef[s] == 0) {
         coef[s] = c;

@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "weightless/retrieval_kind.h"
+
 namespace weightless {
 namespace retrieval {
 
@@ -32,8 +34,10 @@ uint64_t BloomierCellsFor(uint64_t n, uint32_t attempt);
 
 // Each writes solution[0..m) (t-bit cell values) and returns true on success.
 // REQUIRES: values are in 1..2^t-1; solution holds m elements.
+// The ribbon rows come from `hash` (xxh3 or mix32, spec/RETRIEVAL.md "Hashing").
 bool SolveRibbonShard(const uint64_t* keys, const uint16_t* values, size_t n, uint64_t shard_seed,
-                      uint64_t m, int t, SolverScratch& scratch, uint16_t* solution);
+                      RetrievalHash hash, uint64_t m, int t, SolverScratch& scratch,
+                      uint16_t* solution);
 bool SolveBloomierShard(const uint64_t* keys, const uint16_t* values, size_t n, uint64_t shard_seed,
                         uint64_t m, int t, SolverScratch& scratch, uint16_t* solution);
 

@@ -113,6 +113,11 @@ Result<EncodedSection> EncodedSection::Retrieval(const std::vector<uint64_t>& sh
     return Status::InvalidArgument("the table covers " + Num(view.universe()) +
                                    " weights, the shape " + Num(n));
   }
+  if (view.hash() != RetrievalHash::kXxh3) {
+    return Status::InvalidArgument(
+        std::string("the table uses hash ") + RetrievalHashName(view.hash()),
+        "files hold xxh3 tables only (RetrievalHash says why)");
+  }
   info->code_bits = view.value_bits();
   info->centroids = std::move(centroids);
   info->stats = stats;

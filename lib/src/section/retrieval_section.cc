@@ -55,6 +55,15 @@ Status OpenRetrieval(const TensorInfo& info, const uint8_t* data, uint64_t size,
                                   " disagrees with the index (kind, t, universe, seed, "
                                   "shard layout or cells)");
   }
+  if (view->hash() != RetrievalHash::kXxh3) {
+    // The index describes no hash, and a reader of format 1.0 knows none but xxh3, so a
+    // file cannot announce this table yet (spec/RETRIEVAL.md, "Hashing").
+    return container::Corrupt(FileError::kBadEncoding,
+                              Label(info) + ": the retrieval table at offset " +
+                                  Num(info.section_offset) + " uses hash " +
+                                  RetrievalHashName(view->hash()) +
+                                  ", which files cannot hold yet (only xxh3)");
+  }
   *table = *view;
   return Status::OK();
 }
