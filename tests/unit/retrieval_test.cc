@@ -690,7 +690,7 @@ TEST(RetrievalHashingTest, MatchesSpecTestVectors) {
     EXPECT_EQ(MixA(u ^ seeds.s1), v.a) << v.key;
     EXPECT_EQ(MixB(u ^ seeds.s2), v.b) << v.key;
     EXPECT_EQ(MixC(u ^ seeds.s3), v.c) << v.key;
-    const Mix32Row row = Mix32RowOf(v.key, seeds, RibbonShapeOf(v.m), v.t);
+    const RibbonKeyRow row = Mix32RowOf(v.key, seeds, RibbonShapeOf(v.m), v.t);
     EXPECT_EQ(row.mask, v.mask) << v.key;
     EXPECT_EQ(row.row.start, v.start) << v.key;
     EXPECT_EQ(row.row.coefficient, v.coefficient) << v.key;

@@ -94,16 +94,10 @@ class RibbonBatchesOf {
     uint32_t mask[kKeys];
     for (int j = 0; j < kKeys; ++j) {
       const uint64_t key = first + static_cast<uint64_t>(j);
-      RibbonRow row;
-      if constexpr (kMix32) {
-        const Mix32Row m = Mix32RowOf(key, seeds_, shard_.shape, T);
-        row = m.row;
-        mask[j] = m.mask;
-      } else {
-        const uint64_t h = KeyHash(key, shard_.seed);
-        row = RibbonRowOf(h, shard_.shape);
-        mask[j] = ValueMask(h, T);
-      }
+      constexpr RetrievalHash kHash = kMix32 ? RetrievalHash::kMix32 : RetrievalHash::kXxh3;
+      const RibbonKeyRow key_row = RibbonKeyRowOf(kHash, key, shard_.seed, seeds_, shard_.shape, T);
+      const RibbonRow row = key_row.row;
+      mask[j] = key_row.mask;
       const uint64_t x = shard_.first_column + row.start;
       const SplitCoefficient c = SplitAt(row.coefficient, x & 63);
       offset[j] = (x >> 6) * (8 * T);

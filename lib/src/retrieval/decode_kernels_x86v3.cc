@@ -372,10 +372,12 @@ class RibbonMix32Batches {
   static constexpr int kKeys = 16;
 
   explicit RibbonMix32Batches(const RibbonShard& shard)
+      : RibbonMix32Batches(shard, Mix32SeedsOf(shard.seed)) {}
+  RibbonMix32Batches(const RibbonShard& shard, const Mix32Seeds& seeds)
       : cells_(shard.cells),
-        s1_(Splat32(Mix32SeedsOf(shard.seed).s1)),
-        s2_(Splat32(Mix32SeedsOf(shard.seed).s2)),
-        s3_(Splat32(Mix32SeedsOf(shard.seed).s3)),
+        s1_(Splat32(seeds.s1)),
+        s2_(Splat32(seeds.s2)),
+        s3_(Splat32(seeds.s3)),
         starts_(Splat(shard.shape.starts)),
         first_column_(Splat32(static_cast<uint32_t>(shard.first_column))),
         coefficient_mask_(Splat(shard.shape.coefficient_mask)) {}

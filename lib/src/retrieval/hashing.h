@@ -21,6 +21,7 @@
 #include <xxhash.h>
 
 #include "common/endian.h"
+#include "weightless/retrieval_kind.h"
 
 namespace weightless {
 namespace retrieval {
@@ -132,26 +133,23 @@ static WEIGHTLESS_ALWAYS_INLINE RibbonRow RibbonRowOf(uint64_t h, uint64_t m) {
 // "hash-prospector" finalizers (lowbias32 and its 0x21F0AAAD variant).
 constexpr uint64_t kMix32MaxShardSpan = uint64_t{1} << 32;
 
-static WEIGHTLESS_ALWAYS_INLINE uint32_t MixA(uint32_t x) {
+// x ^= x >> 16; x *= M1; x ^= x >> R2; x *= M2; x ^= x >> R3 (on u32).
+template <uint32_t kM1, int kR2, uint32_t kM2, int kR3>
+static WEIGHTLESS_ALWAYS_INLINE uint32_t Mix32Finalizer(uint32_t x) {
   x ^= x >> 16;
-  x *= 0x85EBCA6Bu;
-  x ^= x >> 13;
-  x *= 0xC2B2AE35u;
-  return x ^ (x >> 16);
+  x *= kM1;
+  x ^= x >> kR2;
+  x *= kM2;
+  return x ^ (x >> kR3);
+}
+static WEIGHTLESS_ALWAYS_INLINE uint32_t MixA(uint32_t x) {
+  return Mix32Finalizer<0x85EBCA6Bu, 13, 0xC2B2AE35u, 16>(x);
 }
 static WEIGHTLESS_ALWAYS_INLINE uint32_t MixB(uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x7FEB352Du;
-  x ^= x >> 15;
-  x *= 0x846CA68Bu;
-  return x ^ (x >> 16);
+  return Mix32Finalizer<0x7FEB352Du, 15, 0x846CA68Bu, 16>(x);
 }
 static WEIGHTLESS_ALWAYS_INLINE uint32_t MixC(uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x21F0AAADu;
-  x ^= x >> 15;
-  x *= 0x735A2D97u;
-  return x ^ (x >> 15);
+  return Mix32Finalizer<0x21F0AAADu, 15, 0x735A2D97u, 15>(x);
 }
 
 // The seed words of one shard.
@@ -164,19 +162,30 @@ static WEIGHTLESS_ALWAYS_INLINE Mix32Seeds Mix32SeedsOf(uint64_t shard_seed) {
                     static_cast<uint32_t>((shard_seed * kCoefficientMultiplier) >> 32)};
 }
 
-// A ribbon row and its mask under hash mix32. REQUIRES: 1 <= t <= 16.
-struct Mix32Row {
+// A key's ribbon row and its mask. REQUIRES: 1 <= t <= 16.
+struct RibbonKeyRow {
   RibbonRow row;
   uint32_t mask;
 };
 
-static WEIGHTLESS_ALWAYS_INLINE Mix32Row Mix32RowOf(uint64_t key, const Mix32Seeds& seeds,
-                                                    const RibbonShape& shape, int t) {
+static WEIGHTLESS_ALWAYS_INLINE RibbonKeyRow Mix32RowOf(uint64_t key, const Mix32Seeds& seeds,
+                                                        const RibbonShape& shape, int t) {
   const uint32_t u = static_cast<uint32_t>(key);
   const uint32_t a = MixA(u ^ seeds.s1), b = MixB(u ^ seeds.s2), c = MixC(u ^ seeds.s3);
   const uint64_t start = (uint64_t{c} * shape.starts) >> 32;
   const uint64_t coefficient = ((uint64_t{b} << 32) | a | 1) & shape.coefficient_mask;
-  return Mix32Row{RibbonRow{start, coefficient}, c & ((uint32_t{1} << t) - 1)};
+  return RibbonKeyRow{RibbonRow{start, coefficient}, c & ((uint32_t{1} << t) - 1)};
+}
+
+// A key's ribbon row and mask under the table's hash (xxh3 or mix32), for the code that
+// handles one key at a time (the solver, NEON's stage 1). seeds = Mix32SeedsOf(shard_seed).
+static WEIGHTLESS_ALWAYS_INLINE RibbonKeyRow RibbonKeyRowOf(RetrievalHash hash, uint64_t key,
+                                                            uint64_t shard_seed,
+                                                            const Mix32Seeds& seeds,
+                                                            const RibbonShape& shape, int t) {
+  if (hash == RetrievalHash::kMix32) return Mix32RowOf(key, seeds, shape, t);
+  const uint64_t h = KeyHash(key, shard_seed);
+  return RibbonKeyRow{RibbonRowOf(h, shape), ValueMask(h, t)};
 }
 
 // Bloomier: three positions, one in each third of a shard of m = 3L cells (L >= 1):

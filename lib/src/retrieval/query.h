@@ -99,7 +99,7 @@ template <int T, typename Parities>
 static WEIGHTLESS_ALWAYS_INLINE uint32_t QueryRibbonMix32(const RibbonShard& r,
                                                           const Mix32Seeds& seeds, uint64_t key,
                                                           Parities parities) {
-  const Mix32Row m = Mix32RowOf(key, seeds, r.shape, T);
+  const RibbonKeyRow m = Mix32RowOf(key, seeds, r.shape, T);
   return m.mask ^ parities(r.cells, r.first_column + m.row.start, m.row.coefficient);
 }
 

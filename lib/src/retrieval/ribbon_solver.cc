@@ -39,20 +39,10 @@ bool SolveRibbonShard(const uint64_t* keys, const uint16_t* values, size_t n, ui
   const RibbonShape shape = RibbonShapeOf(m);
   const Mix32Seeds seeds = Mix32SeedsOf(shard_seed);
   for (size_t i = 0; i < n; ++i) {
-    RibbonRow row;
-    uint32_t mask;
-    if (hash == RetrievalHash::kMix32) {
-      const Mix32Row mix = Mix32RowOf(keys[i], seeds, shape, t);
-      row = mix.row;
-      mask = mix.mask;
-    } else {
-      const uint64_t h = KeyHash(keys[i], shard_seed);
-      row = RibbonRowOf(h, shape);
-      mask = ValueMask(h, t);
-    }
-    uint64_t s = row.start;
-    uint64_t c = row.coefficient;  // bit 0 set: the row leads at column s
-    uint16_t r = static_cast<uint16_t>(values[i] ^ mask);
+    const RibbonKeyRow key_row = RibbonKeyRowOf(hash, keys[i], shard_seed, seeds, shape, t);
+    uint64_t s = key_row.row.start;
+    uint64_t c = key_row.row.coefficient;  // bit 0 set: the row leads at column s
+    uint16_t r = static_cast<uint16_t>(values[i] ^ key_row.mask);
     for (;;) {
       if (coef[s] == 0) {
         coef[s] = c;
