@@ -56,6 +56,9 @@ static WEIGHTLESS_ALWAYS_INLINE void StoreCodes(const uint32_t* codes, uint16_t*
   for (int j = 0; j < N; ++j) out[j] = static_cast<uint16_t>(codes[j]);
 }
 
+// The portable kernels decode every key themselves.
+constexpr bool kPortableEdges = false;
+
 #include "retrieval/decode_kernels.inc"
 }  // namespace generic
 

@@ -146,6 +146,9 @@ static WEIGHTLESS_ALWAYS_INLINE void StoreCodes(const uint32_t* codes, uint16_t*
   }
 }
 
+// The keys outside whole batches go through the portable kernels (decode_kernels.inc).
+constexpr bool kPortableEdges = true;
+
 #include "retrieval/decode_kernels.inc"
 }  // namespace neon
 

@@ -280,20 +280,31 @@ static WEIGHTLESS_ALWAYS_INLINE __m256i PackLow32(__m256i a, __m256i b) {
       _mm256_shuffle_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), _MM_SHUFFLE(2, 0, 2, 0)));
 }
 
+// Stage 1's output for a batch of kRibbonBatchKeys keys: per key, the index of its window's
+// first block, its split coefficient (SplitAt) and 32 hash bits that hold its mask. Nothing
+// here depends on t, so stage 1 is compiled once per hash instead of once per t: the
+// shared reader-only library must hold the kernels of every hash within its size budget.
+constexpr int kRibbonBatchKeys = 16;  // faster than 8 for every t measured
+struct RibbonRows {
+  alignas(32) uint64_t block[kRibbonBatchKeys];
+  alignas(32) uint64_t c_lo[kRibbonBatchKeys];
+  alignas(32) uint64_t c_hi[kRibbonBatchKeys];
+  alignas(32) uint32_t mask_bits[kRibbonBatchKeys];
+};
+
 // Stage 2 of the ribbon batches: codes[k] = (mask[k] ^ the parities of key k's window
-// planes) & (2^T - 1), for kKeys keys whose window offsets and split coefficients stage 1
-// stored; Groups::kKeys keys per reduction to parities.
-template <int T, int kKeys>
-static WEIGHTLESS_ALWAYS_INLINE void RibbonCodesOfRows(const uint8_t* cells, const uint64_t* offset,
-                                                       const uint64_t* c_lo, const uint64_t* c_hi,
-                                                       const uint32_t* mask, uint32_t* codes) {
+// planes) & (2^T - 1), where mask[k] is mask_bits[k] >> (32 - T) when the hash keeps the
+// mask in the high bits, else mask_bits[k]; Groups::kKeys keys per reduction to parities.
+template <int T, bool kMaskInHighBits>
+static WEIGHTLESS_ALWAYS_INLINE void RibbonCodesOfRows(const uint8_t* cells, const RibbonRows& rows,
+                                                       uint32_t* codes) {
   using Groups = RibbonGroups<T>;
-  alignas(32) uint32_t parities[kKeys];
-  for (int k0 = 0; k0 < kKeys; k0 += Groups::kKeys) {
+  alignas(32) uint32_t parities[kRibbonBatchKeys];
+  for (int k0 = 0; k0 < kRibbonBatchKeys; k0 += Groups::kKeys) {
     __m256i planes[8];
     for (int k = 0; k < Groups::kKeys; ++k) {
-      const uint8_t* lo = cells + offset[k0 + k];
-      const __m256i cl = Splat(c_lo[k0 + k]), ch = Splat(c_hi[k0 + k]);
+      const uint8_t* lo = cells + rows.block[k0 + k] * (8 * T);
+      const __m256i cl = Splat(rows.c_lo[k0 + k]), ch = Splat(rows.c_hi[k0 + k]);
       for (int g = 0; g < Groups::kGroups; ++g) {
         planes[Groups::kGroups * k + g] = WindowPlanes<T>(lo, cl, ch, g);
       }
@@ -304,92 +315,89 @@ static WEIGHTLESS_ALWAYS_INLINE void RibbonCodesOfRows(const uint8_t* cells, con
     }
   }
   ReloadFromMemory();
-  for (int e = 0; e < kKeys; e += 8) {
-    Store(codes + e, _mm256_and_si256(_mm256_xor_si256(Load(mask + e), Load(parities + e)),
+  for (int e = 0; e < kRibbonBatchKeys; e += 8) {
+    __m256i mask = Load(rows.mask_bits + e);
+    if constexpr (kMaskInHighBits) mask = _mm256_srli_epi32(mask, 32 - T);
+    Store(codes + e, _mm256_and_si256(_mm256_xor_si256(mask, Load(parities + e)),
                                       _mm256_set1_epi32((1 << T) - 1)));
   }
 }
 
-// Ribbon batches of 16 keys (faster than 8 for every t measured: more independent
-// work between a key's hash and its cell reads).
-template <int T>
-class RibbonBatches {
- public:
-  static constexpr int kKeys = 16;
+// The window's first block and split coefficient of four keys (SplitAt; a variable shift
+// by 64 gives 0, as needed for s = 0), from their window columns x (below 2^32) and their
+// coefficients.
+static WEIGHTLESS_ALWAYS_INLINE void StoreWindows(__m256i x, __m256i coefficient, RibbonRows* rows,
+                                                  int q) {
+  Store(rows->block + q, _mm256_srli_epi64(x, 6));
+  const __m256i s = _mm256_and_si256(x, Splat(63));
+  Store(rows->c_lo + q, _mm256_sllv_epi64(coefficient, s));
+  Store(rows->c_hi + q, _mm256_srlv_epi64(coefficient, _mm256_sub_epi64(Splat(64), s)));
+}
 
-  explicit RibbonBatches(const RibbonShard& shard)
-      : cells_(shard.cells),
-        hasher_(shard.seed, {0, 1, 2, 3, 4, 5, 6, 7}),
+// Stage 1 of a table hashed with xxh3: the key hashes, four keys per vector. The mask
+// is ValueMask's product's high 32 bits.
+class RibbonXxh3Rows {
+ public:
+  static constexpr bool kMaskInHighBits = true;
+
+  explicit RibbonXxh3Rows(const RibbonShard& shard)
+      : hasher_(shard.seed, {0, 1, 2, 3, 4, 5, 6, 7}),
         starts_(Splat(shard.shape.starts)),
         first_column_(Splat(shard.first_column)),
         coefficient_mask_(Splat(shard.shape.coefficient_mask)) {}
 
-  WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
-    // Stage 1: per key, the mask, the byte offset of the window's first block and the
-    // split coefficient (SplitAt), four keys per vector.
-    alignas(32) uint64_t offset[kKeys], c_lo[kKeys], c_hi[kKeys];
-    alignas(32) uint32_t mask[kKeys];
-    for (int e = 0; e < kKeys; e += 8) {
+  __attribute__((noinline)) void operator()(uint64_t first, RibbonRows* rows) const {
+    for (int e = 0; e < kRibbonBatchKeys; e += 8) {
       __m256i h[2];
-      hasher_(first + e, h);
+      hasher_(first + static_cast<uint64_t>(e), h);
       for (int n = 0; n < 2; ++n) {
-        const int q = e + 4 * n;
         // RibbonRowOf
         const __m256i g = MulLo64(h[n], MultiplierOf(kCoefficientMultiplier));
         const __m256i c = _mm256_and_si256(
             _mm256_or_si256(_mm256_xor_si256(g, _mm256_srli_epi64(g, 32)), Splat(1)),
             coefficient_mask_);
-        const __m256i x = _mm256_add_epi64(FastRange32(h[n], starts_), first_column_);
-        Store(offset + q, Times<8 * T>(_mm256_srli_epi64(x, 6)));
-        // SplitAt; a variable shift by 64 gives 0, as needed for s = 0.
-        const __m256i s = _mm256_and_si256(x, Splat(63));
-        Store(c_lo + q, _mm256_sllv_epi64(c, s));
-        Store(c_hi + q, _mm256_srlv_epi64(c, _mm256_sub_epi64(Splat(64), s)));
+        StoreWindows(_mm256_add_epi64(FastRange32(h[n], starts_), first_column_), c, rows,
+                     e + 4 * n);
       }
       // PackLow32 lists keys [0 1 4 5 2 3 6 7]; the permute restores their order.
-      Store(mask + e,
-            _mm256_permute4x64_epi64(PackLow32(ValueMaskLanes<T>(h[0]), ValueMaskLanes<T>(h[1])),
-                                     _MM_SHUFFLE(3, 1, 2, 0)));
+      const __m256i mask_bits[2] = {
+          _mm256_srli_epi64(MulLo64(h[0], MultiplierOf(kMaskMultiplier)), 32),
+          _mm256_srli_epi64(MulLo64(h[1], MultiplierOf(kMaskMultiplier)), 32)};
+      Store(rows->mask_bits + e, _mm256_permute4x64_epi64(PackLow32(mask_bits[0], mask_bits[1]),
+                                                          _MM_SHUFFLE(3, 1, 2, 0)));
     }
-    ReloadFromMemory();
-    RibbonCodesOfRows<T, kKeys>(cells_, offset, c_lo, c_hi, mask, codes);
   }
 
  private:
-  const uint8_t* cells_;
   EightKeyHasher hasher_;
   __m256i starts_;
   __m256i first_column_;
   __m256i coefficient_mask_;
 };
 
-// Ribbon batches of 16 keys of a table hashed with mix32: stage 1 runs eight keys per
-// vector of 32-bit lanes (AVX2 multiplies them natively: about a third of the vector
-// instructions of the xxh3 rows), stage 2 is RibbonBatches'.
-template <int T>
-class RibbonMix32Batches {
+// Stage 1 of a table hashed with mix32: eight keys per vector of 32-bit lanes (AVX2
+// multiplies them natively: about a third of the vector instructions of the xxh3 rows).
+// The mask is c's low bits.
+class RibbonMix32Rows {
  public:
-  static constexpr int kKeys = 16;
+  static constexpr bool kMaskInHighBits = false;
 
-  explicit RibbonMix32Batches(const RibbonShard& shard)
-      : RibbonMix32Batches(shard, Mix32SeedsOf(shard.seed)) {}
-  RibbonMix32Batches(const RibbonShard& shard, const Mix32Seeds& seeds)
-      : cells_(shard.cells),
-        s1_(Splat32(seeds.s1)),
+  explicit RibbonMix32Rows(const RibbonShard& shard)
+      : RibbonMix32Rows(shard, Mix32SeedsOf(shard.seed)) {}
+  RibbonMix32Rows(const RibbonShard& shard, const Mix32Seeds& seeds)
+      : s1_(Splat32(seeds.s1)),
         s2_(Splat32(seeds.s2)),
         s3_(Splat32(seeds.s3)),
         starts_(Splat(shard.shape.starts)),
         first_column_(Splat32(static_cast<uint32_t>(shard.first_column))),
         coefficient_mask_(Splat(shard.shape.coefficient_mask)) {}
 
-  WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
-    // Stage 1. The 32-bit lanes hold keys [0 1 4 5 2 3 6 7] of each eight, so that
-    // unpacking two of them into 64-bit lanes gives keys 0..3 and 4..7 in order.
-    alignas(32) uint64_t offset[kKeys], c_lo[kKeys], c_hi[kKeys];
-    alignas(32) uint32_t mask[kKeys];
+  __attribute__((noinline)) void operator()(uint64_t first, RibbonRows* rows) const {
+    // The 32-bit lanes hold keys [0 1 4 5 2 3 6 7] of each eight, so that unpacking two
+    // of them into 64-bit lanes gives keys 0..3 and 4..7 in order.
     const __m256i lanes = _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7);
     const __m256i zero = _mm256_setzero_si256();
-    for (int e = 0; e < kKeys; e += 8) {
+    for (int e = 0; e < kRibbonBatchKeys; e += 8) {
       const __m256i u =
           _mm256_add_epi32(Splat32(static_cast<uint32_t>(first + static_cast<uint64_t>(e))), lanes);
       const __m256i a = Mix<0x85EBCA6Bu, 13, 0xC2B2AE35u, 16>(_mm256_xor_si256(u, s1_));
@@ -399,24 +407,16 @@ class RibbonMix32Batches {
       const __m256i even = _mm256_srli_epi64(_mm256_mul_epu32(c, starts_), 32);
       const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(c, 32), starts_);
       const __m256i x = _mm256_add_epi32(_mm256_blend_epi32(even, odd, 0xAA), first_column_);
-      // The masks, in key order.
-      Store(mask + e, _mm256_permute4x64_epi64(_mm256_and_si256(c, _mm256_set1_epi32((1 << T) - 1)),
-                                               _MM_SHUFFLE(3, 1, 2, 0)));
+      // The masks' bits, in key order.
+      Store(rows->mask_bits + e, _mm256_permute4x64_epi64(c, _MM_SHUFFLE(3, 1, 2, 0)));
       const __m256i coefficients[2] = {_mm256_unpacklo_epi32(a, b), _mm256_unpackhi_epi32(a, b)};
       const __m256i columns[2] = {_mm256_unpacklo_epi32(x, zero), _mm256_unpackhi_epi32(x, zero)};
       for (int n = 0; n < 2; ++n) {
-        const int q = e + 4 * n;
         const __m256i coefficient =
             _mm256_and_si256(_mm256_or_si256(coefficients[n], Splat(1)), coefficient_mask_);
-        Store(offset + q, Times<8 * T>(_mm256_srli_epi64(columns[n], 6)));
-        // SplitAt; a variable shift by 64 gives 0, as needed for s = 0.
-        const __m256i s = _mm256_and_si256(columns[n], Splat(63));
-        Store(c_lo + q, _mm256_sllv_epi64(coefficient, s));
-        Store(c_hi + q, _mm256_srlv_epi64(coefficient, _mm256_sub_epi64(Splat(64), s)));
+        StoreWindows(columns[n], coefficient, rows, e + 4 * n);
       }
     }
-    ReloadFromMemory();
-    RibbonCodesOfRows<T, kKeys>(cells_, offset, c_lo, c_hi, mask, codes);
   }
 
  private:
@@ -433,12 +433,37 @@ class RibbonMix32Batches {
     return _mm256_xor_si256(x, _mm256_srli_epi32(x, kR3));
   }
 
-  const uint8_t* cells_;
   __m256i s1_, s2_, s3_;
   __m256i starts_;        // 64-bit lanes (below 2^24)
   __m256i first_column_;  // 32-bit lanes (columns are below 2^32)
   __m256i coefficient_mask_;
 };
+
+// Ribbon batches of kRibbonBatchKeys keys: stage 1 (Rows, one copy per hash) stores the
+// rows, stage 2 (one copy per t) reads the cells.
+template <int T, typename Rows>
+class RibbonBatchesOf {
+ public:
+  static constexpr int kKeys = kRibbonBatchKeys;
+
+  explicit RibbonBatchesOf(const RibbonShard& shard) : cells_(shard.cells), rows_(shard) {}
+
+  WEIGHTLESS_ALWAYS_INLINE void operator()(uint64_t first, uint32_t* codes) const {
+    RibbonRows rows;
+    rows_(first, &rows);
+    ReloadFromMemory();
+    RibbonCodesOfRows<T, Rows::kMaskInHighBits>(cells_, rows, codes);
+  }
+
+ private:
+  const uint8_t* cells_;
+  Rows rows_;
+};
+
+template <int T>
+using RibbonBatches = RibbonBatchesOf<T, RibbonXxh3Rows>;
+template <int T>
+using RibbonMix32Batches = RibbonBatchesOf<T, RibbonMix32Rows>;
 
 // ---- Bloomier
 
@@ -552,6 +577,9 @@ static WEIGHTLESS_ALWAYS_INLINE void StoreWeights(const uint32_t* codes, const f
     _mm256_storeu_ps(out + q, w);
   }
 }
+
+// The keys outside whole batches go through the portable kernels (decode_kernels.inc).
+constexpr bool kPortableEdges = true;
 
 #include "retrieval/decode_kernels.inc"
 }  // namespace x86v3
