@@ -50,7 +50,11 @@ std::string Encoding(const TensorInfo& t) {
     case weightless::Storage::kDense:
       return weightless::DTypeName(t.dtype);
     case weightless::Storage::kRetrieval:
+      // Ribbon tables come with either hash; bloomier ones are always xxh3.
       return std::string(weightless::RetrievalKindName(t.retrieval_kind)) +
+             (t.retrieval_kind == weightless::RetrievalKind::kRibbon
+                  ? std::string(" ") + weightless::RetrievalHashName(t.retrieval_hash)
+                  : std::string()) +
              " t=" + std::to_string(t.code_bits) + " K=" + std::to_string(t.centroids.size());
     case weightless::Storage::kPackedCodes:
       return "packed b=" + std::to_string(t.code_bits) + " K=" + std::to_string(t.centroids.size());
@@ -113,6 +117,7 @@ nlohmann::json ToJson(const Reader& r) {
     }
     if (t.storage == weightless::Storage::kRetrieval) {
       x["retrieval"] = {{"kind", weightless::RetrievalKindName(t.retrieval_kind)},
+                        {"hash", weightless::RetrievalHashName(t.retrieval_hash)},
                         {"seed", t.retrieval_seed},
                         {"shard_span", t.shard_span},
                         {"shards", t.shard_count},

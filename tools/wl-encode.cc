@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -135,6 +136,7 @@ struct Options {
   std::vector<std::string> layers, exclude, keep, clusters, bits;
   double max_fp_rate = 0.06;
   weightless::RetrievalKind kind = weightless::RetrievalKind::kRibbon;
+  std::optional<weightless::RetrievalHash> hash;  // unset: the kind's default
   weightless::LayerStorage storage = weightless::LayerStorage::kAuto;
   weightless::Codec plain_codec = weightless::Codec::kNone;
   int seeds = 8, threads = 0;
@@ -175,6 +177,7 @@ Result<Row> EncodeOne(const InputTensor& in, const std::vector<float>& values, c
   if (auto v = bits.Lookup(in.name)) eo.value_bits = *ParseValue<int>(*v, "--t", 0, 16);
   eo.max_false_positive_rate = o.max_fp_rate;
   eo.kind = o.kind;
+  eo.hash = o.hash;
   eo.storage = o.storage;
   eo.seeds = o.seeds;
   eo.base_seed = o.seed;
@@ -377,6 +380,13 @@ int main(int argc, char** argv) {
   app.add_option("--encoding", encoding, "retrieval table kind")
       ->check(wl_tools::NameIn(weightless::ParseRetrievalKind, "ribbon|bloomier"))
       ->capture_default_str();
+  std::string hash = "auto";
+  app.add_option("--hash", hash,
+                 "key hashing of the tables: auto (mix32 for ribbon, xxh3 for bloomier), "
+                 "mix32 (ribbon only; needs a reader of format 1.1) or xxh3 (readable by "
+                 "format 1.0 readers)")
+      ->check(CLI::IsMember({"auto", "mix32", "xxh3"}))
+      ->capture_default_str();
   app.add_option("--storage", storage,
                  "auto (a table unless packed codes are no larger), retrieval, packed-codes")
       ->check(wl_tools::NameIn(weightless::ParseLayerStorage, "auto|retrieval|packed-codes"))
@@ -395,6 +405,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   // The checks above accepted these names.
   o.kind = *weightless::ParseRetrievalKind(encoding);
+  if (hash != "auto") o.hash = *weightless::ParseRetrievalHash(hash);
+  if (o.hash == weightless::RetrievalHash::kMix32 && o.kind != weightless::RetrievalKind::kRibbon) {
+    std::fprintf(stderr, "wl-encode: --hash mix32 is for ribbon tables only (--encoding %s)\n",
+                 encoding.c_str());
+    return 2;
+  }
   o.storage = wl_tools::ParseNamed("wl-encode", "--storage", storage, weightless::ParseLayerStorage,
                                    weightless::LayerStorageName);
   o.plain_codec = *weightless::ParseCodec(plain_codec);

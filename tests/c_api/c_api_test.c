@@ -184,8 +184,8 @@ static void TestOpenCountFindDescribe(void) {
   wl_tensor_info info;
 
   CHECK(wl_reader_format_major(reader) == 1);
-  CHECK(wl_reader_format_minor(reader) == 0);
-  CHECK(wl_reader_tensor_count(reader) == 9);
+  CHECK(wl_reader_format_minor(reader) == 1);
+  CHECK(wl_reader_tensor_count(reader) == 10);
 
   CHECK_OK(wl_reader_find_tensor(reader, "fc1", 3, &fc1));
   CHECK(strcmp(wl_last_error_message(), "") == 0);
@@ -212,7 +212,7 @@ static void TestOpenCountFindDescribe(void) {
   CHECK(info.element_count == 600 && info.rows == 30 && info.row_size == 20);
   CHECK(info.storage == WL_STORAGE_RETRIEVAL);
   CHECK(info.dtype == WL_DTYPE_FLOAT32);
-  CHECK(info.retrieval_kind == WL_RETRIEVAL_RIBBON);
+  CHECK(info.retrieval_kind == WL_RETRIEVAL_RIBBON && info.retrieval_hash == WL_HASH_MIX32);
   CHECK(info.code_bits == 4);
   CHECK(info.centroid_count == 7 && info.centroids != NULL);
   CHECK(info.kept > 0 && info.kept < 600);
@@ -227,6 +227,10 @@ static void TestOpenCountFindDescribe(void) {
   info = Describe(reader, 1 + fc1); /* fc2: the same layer as a Bloomier filter */
   CHECK(strcmp(info.name, "fc2") == 0);
   CHECK(info.retrieval_kind == WL_RETRIEVAL_BLOOMIER && info.encode_order == 1);
+  CHECK(info.retrieval_hash == WL_HASH_XXH3);
+  info = Describe(reader, 2 + fc1); /* fc3: fc1's layer in a ribbon table hashed with xxh3 */
+  CHECK(strcmp(info.name, "fc3") == 0);
+  CHECK(info.retrieval_kind == WL_RETRIEVAL_RIBBON && info.retrieval_hash == WL_HASH_XXH3);
 
   info = Describe(reader, dense);
   CHECK(info.storage == WL_STORAGE_DENSE && info.dtype == WL_DTYPE_FLOAT32);
@@ -255,13 +259,45 @@ static void TestOpenCountFindDescribe(void) {
     CHECK_STATUS(wl_reader_describe_tensor(reader, fc1, old), WL_INVALID_ARGUMENT);
     CHECK(Contains(wl_last_error_message(), "struct_size"));
   }
-  CHECK_STATUS(wl_reader_describe_tensor(reader, 9, &info), WL_OUT_OF_RANGE);
-  CHECK(Contains(wl_last_error_message(), "tensor index 9"));
+  CHECK_STATUS(wl_reader_describe_tensor(reader, 10, &info), WL_OUT_OF_RANGE);
+  CHECK(Contains(wl_last_error_message(), "tensor index 10"));
   wl_reader_close(reader);
 }
 
 /* Whole layer, every row, row ranges and each single weight decode to the same floats,
  * with one thread and with several. */
+/* The sample as format 1.0 wrote it (sample-1.0.wl beside sample.wl) reads: its fc1 is the
+ * ribbon xxh3 table that the current sample calls fc3, and decodes to the same values. */
+static void TestFormat10SampleReads(void) {
+  char path[4096];
+  const char* slash = strrchr(g_sample_path, '/');
+  const size_t dir_length = slash == NULL ? 0 : (size_t)(slash - g_sample_path) + 1;
+  wl_reader* old_reader = NULL;
+  wl_reader* reader = OpenSample();
+  size_t old_fc1 = 99, fc3 = 99;
+  wl_tensor_info info;
+  float* old_values;
+  float* values;
+  CHECK(dir_length + 16 < sizeof(path));
+  memcpy(path, g_sample_path, dir_length);
+  strcpy(path + dir_length, "sample-1.0.wl");
+  CHECK_OK(wl_reader_open(path, &old_reader));
+  if (old_reader == NULL) return;
+  CHECK(wl_reader_format_minor(old_reader) == 0);
+  CHECK(wl_reader_tensor_count(old_reader) == 9);
+  CHECK_OK(wl_reader_find_tensor(old_reader, "fc1", 3, &old_fc1));
+  CHECK_OK(wl_reader_find_tensor(reader, "fc3", 3, &fc3));
+  info = Describe(old_reader, old_fc1);
+  CHECK(info.retrieval_kind == WL_RETRIEVAL_RIBBON && info.retrieval_hash == WL_HASH_XXH3);
+  old_values = DecodeAll(old_reader, old_fc1, 600, 1);
+  values = DecodeAll(reader, fc3, 600, 1);
+  CHECK(memcmp(old_values, values, 600 * sizeof(float)) == 0);
+  free(old_values);
+  free(values);
+  wl_reader_close(old_reader);
+  wl_reader_close(reader);
+}
+
 static void TestDecodeLayerRowsAndWeightsAgree(void) {
   wl_reader* reader = OpenSample();
   const size_t count = wl_reader_tensor_count(reader);
@@ -329,7 +365,7 @@ static void TestBufferTooSmallAndRanges(void) {
   CHECK(Contains(wl_last_error_message(), "rows [0, 31)"));
   CHECK_STATUS(wl_reader_decode_weight(reader, fc1, 600, &w), WL_OUT_OF_RANGE);
   CHECK(w == 7.0f);
-  CHECK_STATUS(wl_reader_decode(reader, 9, buffer, 600, 1), WL_OUT_OF_RANGE);
+  CHECK_STATUS(wl_reader_decode(reader, 10, buffer, 600, 1), WL_OUT_OF_RANGE);
   CHECK_STATUS(wl_reader_decode(reader, fc1, buffer, 600, -1), WL_INVALID_ARGUMENT);
   CHECK_STATUS(wl_reader_decode(reader, fc1, NULL, 600, 1), WL_INVALID_ARGUMENT);
   wl_reader_close(reader);
@@ -680,6 +716,7 @@ int main(int argc, char** argv) {
   TestStatusCodesAreStableAndNamed();
   TestNullHandlesAndArguments();
   TestOpenCountFindDescribe();
+  TestFormat10SampleReads();
   TestDecodeLayerRowsAndWeightsAgree();
   TestBufferTooSmallAndRanges();
   TestOpenBufferMatchesPath();

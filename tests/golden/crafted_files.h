@@ -230,6 +230,13 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
         f.erase(std::remove_if(f.begin(), f.end(), [](auto& x) { return x->bit == 2; }), f.end());
       },
       static_cast<int64_t>(features & ~static_cast<uint64_t>(Feature::kRibbon)));
+  out["feature_mismatch__ribbon_mix32_bit_missing"] = WithIndex(
+      good,
+      [](fb::IndexT& idx) {
+        auto& f = idx.required_features;
+        f.erase(std::remove_if(f.begin(), f.end(), [](auto& x) { return x->bit == 8; }), f.end());
+      },
+      static_cast<int64_t>(features & ~static_cast<uint64_t>(Feature::kRibbonMix32)));
   out["section_misaligned__offset_plus_8"] = WithIndex(
       good, [](fb::IndexT& idx) { idx.sections[1].mutate_offset(idx.sections[1].offset() + 8); });
   out["section_out_of_bounds__size_past_index"] = WithIndex(good, [](fb::IndexT& idx) {
@@ -306,6 +313,20 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
     // Index and section header disagree on the seed: found when the table is loaded.
     idx.tensors[TensorNamed(idx, "fc1")]->retrieval->seed ^= 1;
   });
+  out["bad_encoding__hash_disagrees_with_table"] = WithIndex(
+      good,
+      [](fb::IndexT& idx) {
+        // fc1's table is hashed with mix32, the index says xxh3 (and the features follow
+        // the index): found when the table is loaded.
+        idx.tensors[TensorNamed(idx, "fc1")]->retrieval->hash = 0;
+        auto& f = idx.required_features;
+        f.erase(std::remove_if(f.begin(), f.end(), [](auto& x) { return x->bit == 8; }), f.end());
+      },
+      static_cast<int64_t>(features & ~static_cast<uint64_t>(Feature::kRibbonMix32)));
+  out["bad_encoding__mix32_on_bloomier"] = WithIndex(
+      good, [](fb::IndexT& idx) { idx.tensors[TensorNamed(idx, "fc2")]->retrieval->hash = 1; });
+  out["bad_enum__retrieval_hash_2"] = WithIndex(
+      good, [](fb::IndexT& idx) { idx.tensors[TensorNamed(idx, "fc3")]->retrieval->hash = 2; });
   {
     // A one-shard bloomier section whose terminal directory entry claims 65535 cells
     // (a valid count: non-decreasing, a multiple of 3), while the section holds the
@@ -380,7 +401,7 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
   out["index_invalid__format_major_2"] =
       WithIndex(good, [](fb::IndexT& idx) { idx.format_major = 2; });
   out["index_invalid__format_minor_differs_from_header"] =
-      WithIndex(good, [](fb::IndexT& idx) { idx.format_minor = 1; });
+      WithIndex(good, [](fb::IndexT& idx) { idx.format_minor = kFormatMinor + 1; });
   out["feature_mismatch__ribbon_named_RIBBON"] = WithIndex(good, [](fb::IndexT& idx) {
     for (auto& f : idx.required_features) {
       if (f->bit == 2) f->name = "RIBBON";

@@ -2,6 +2,8 @@
 """weightless.encode_codes (a table of given codes and centroids), EncodedLayer.codes()
 and the named false-positive costs (cost="squared_error" / "activation")."""
 
+import pickle
+
 import numpy as np
 import pytest
 
@@ -105,7 +107,9 @@ def activation_error(layer, input_codes, energy):
 
 
 def test_activation_cost():
-    codes = random_codes((100, 200), 8, 0.05, seed=4)
+    # (The strict "<" below fails for data whose seed-0 table is the best of the 32, one
+    # layer in 32; this layer's is not.)
+    codes = random_codes((100, 200), 8, 0.05, seed=5)
     energy = np.where(np.arange(200) % 10 == 0, 100.0, 0.01).astype(np.float32)
     common = dict(t=6, storage="retrieval", column_energy=energy, threads=2)
     first = weightless.encode_codes(codes, CENTROIDS, cost="activation", seeds=1, **common)
@@ -222,3 +226,16 @@ def test_enum_names_are_the_librarys():
         weightless.encode_codes(codes, [-1.0, 0.5, 2.0], storage="packd")
     with pytest.raises(weightless.InvalidArgumentError, match="retrieval encoding 'ribon'"):
         weightless.encode_codes(codes, [-1.0, 0.5, 2.0], kind="ribon")
+
+
+def test_tables_hash_with_mix32_by_default():
+    codes = random_codes((60, 50), 5, 0.05, seed=3)
+    ribbon = weightless.encode_codes(codes, CENTROIDS, t=6, storage="retrieval")
+    bloomier = weightless.encode_codes(codes, CENTROIDS, t=6, storage="retrieval",
+                                       kind="bloomier")
+    assert (ribbon.kind, ribbon.hash) == ("ribbon", "mix32")
+    assert (bloomier.kind, bloomier.hash) == ("bloomier", "xxh3")
+    for layer in (ribbon, bloomier):
+        copy = pickle.loads(pickle.dumps(layer))
+        assert copy.hash == layer.hash
+        np.testing.assert_array_equal(copy.codes(), layer.codes())

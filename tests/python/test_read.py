@@ -10,7 +10,7 @@ import weightless
 from conftest import GOLDEN, MT19937_64, sample_layer
 
 NAMES = ["dense.f32", "bias.f16", "bias.bf16", "w.int8", "scalar", "empty", "fc1", "fc2",
-         "fc_last"]
+         "fc3", "fc_last"]
 
 
 def test_mt19937_64_matches_the_standard():
@@ -21,17 +21,17 @@ def test_mt19937_64_matches_the_standard():
 
 
 def test_file_description(sample):
-    assert sample.format_version == (1, 0)
+    assert sample.format_version == (1, 1)
     assert sample.producer_name == "weightless"
     assert sample.producer_version == "test"
     assert sample.producer == "weightless test"
-    assert sample.file_size == GOLDEN.stat().st_size == 2026
+    assert sample.file_size == GOLDEN.stat().st_size == 2302
     assert sample.path == str(GOLDEN)
     assert sample.names == NAMES
-    assert len(sample) == 9
+    assert len(sample) == 10
     assert [t.name for t in sample] == NAMES
     assert [t.name for t in sample.tensors] == NAMES
-    assert [t.name for t in sample.layers] == ["fc1", "fc2", "fc_last"]
+    assert [t.name for t in sample.layers] == ["fc1", "fc2", "fc3", "fc_last"]
     assert sample.metadata == {"architecture": "LeNet-300-100", "epochs": 12,
                                "baseline_accuracy": 0.8912, "retrained": True}
     assert type(sample.metadata["retrained"]) is bool
@@ -52,12 +52,14 @@ def test_tensor_descriptions(sample):
     assert sample["scalar"].shape == () and sample["scalar"].size == 1
     assert sample["empty"].shape == (0, 7)
 
-    for name, kind in [("fc1", "ribbon"), ("fc2", "bloomier")]:
+    for name, kind, hash in [("fc1", "ribbon", "mix32"), ("fc2", "bloomier", "xxh3"),
+                             ("fc3", "ribbon", "xxh3")]:
         t = sample[name]
         assert (t.shape, t.storage, t.kind, t.K, t.clusters, t.t, t.code_bits) == (
             (30, 20), "retrieval", kind, 7, 7, 4, 4)
         assert t.is_layer and t.dtype == "float32"
         assert t.retrieval["kind"] == kind and t.retrieval["seed"] == 42
+        assert t.retrieval["hash"] == hash
         assert t.retrieval["shard_count"] >= 1 and t.retrieval["cells"] > 0
         assert t.stats["added_squared_error"] == 0.125
         assert t.retrain == {"encode_order": NAMES.index(name) - 6, "epochs_after": 3,
@@ -66,7 +68,7 @@ def test_tensor_descriptions(sample):
     last = sample["fc_last"]
     assert (last.storage, last.kind, last.K, last.t, last.retrain) == (
         "packed-codes", None, 3, 2, None)
-    assert [r["name"] for r in sample.retrain_history] == ["fc1", "fc2"]
+    assert [r["name"] for r in sample.retrain_history] == ["fc1", "fc2", "fc3"]
     assert sample["fc1"].section["codec"] == "none"
     assert "fc1" in repr(sample["fc1"]) and "ribbon" in repr(sample["fc1"])
 
@@ -175,7 +177,7 @@ def test_lookup(sample):
     with pytest.raises(KeyError):
         sample["nope"]
     with pytest.raises(IndexError):
-        sample[9]
+        sample[10]
     with pytest.raises(TypeError):
         sample[1.5]
 

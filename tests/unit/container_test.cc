@@ -117,10 +117,15 @@ TEST(ContainerTest, EveryTensorKindRoundTripsThroughEveryPath) {
       static_cast<uint64_t>(Feature::kZstd) | static_cast<uint64_t>(Feature::kRibbon) |
           static_cast<uint64_t>(Feature::kBloomier) | static_cast<uint64_t>(Feature::kPackedCodes) |
           static_cast<uint64_t>(Feature::kFloat16) | static_cast<uint64_t>(Feature::kBFloat16) |
-          static_cast<uint64_t>(Feature::kInt8) | static_cast<uint64_t>(Feature::kZstdIndex));
+          static_cast<uint64_t>(Feature::kInt8) | static_cast<uint64_t>(Feature::kZstdIndex) |
+          static_cast<uint64_t>(Feature::kRibbonMix32));
+  EXPECT_EQ(r.format_minor(), 1);
   const TensorInfo& fc1 = r.tensor(*r.FindTensor("fc1"));
   EXPECT_EQ(fc1.storage, Storage::kRetrieval);
   EXPECT_EQ(fc1.retrieval_kind, RetrievalKind::kRibbon);
+  EXPECT_EQ(fc1.retrieval_hash, RetrievalHash::kMix32);
+  EXPECT_EQ(r.tensor(*r.FindTensor("fc2")).retrieval_hash, RetrievalHash::kXxh3);
+  EXPECT_EQ(r.tensor(*r.FindTensor("fc3")).retrieval_hash, RetrievalHash::kXxh3);
   EXPECT_EQ(fc1.code_bits, 4);
   EXPECT_EQ(fc1.centroids.size(), 7u);
   EXPECT_EQ(fc1.retrain.encode_order, 0);

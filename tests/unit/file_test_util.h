@@ -16,6 +16,7 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -126,11 +127,23 @@ inline SampleModel WriteSampleModel(Writer* w, bool small) {
   expect_dense("empty", {});
 
   const uint64_t n = small ? 600 : 30000;
+  // fc1: ribbon with the default hash (mix32); fc2: bloomier; fc3: the layer of fc1 in a
+  // ribbon table hashed with xxh3, which the sample of format 1.0 called fc1.
+  struct Encoding {
+    RetrievalKind kind;
+    std::optional<RetrievalHash> hash;
+    int layer_seed;
+  };
+  const Encoding encodings[] = {{RetrievalKind::kRibbon, std::nullopt, 100},
+                                {RetrievalKind::kBloomier, std::nullopt, 101},
+                                {RetrievalKind::kRibbon, RetrievalHash::kXxh3, 100}};
   int layer_index = 0;
-  for (RetrievalKind kind : {RetrievalKind::kRibbon, RetrievalKind::kBloomier}) {
-    SampleLayer layer = MakeSampleLayer(n, 7, 100 + layer_index);
+  for (const Encoding& encoding : encodings) {
+    const RetrievalKind kind = encoding.kind;
+    SampleLayer layer = MakeSampleLayer(n, 7, encoding.layer_seed);
     RetrievalOptions options;
     options.kind = kind;
+    options.hash = encoding.hash;
     options.value_bits = 4;
     options.seed = 42;
     auto table =

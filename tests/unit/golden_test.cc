@@ -11,6 +11,7 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "crafted_files.h"
@@ -82,6 +83,34 @@ TEST(GoldenTest, SampleReadsWithExactValues) {
     std::vector<float> out(reader->tensor(i).element_count());
     ASSERT_TRUE(reader->Decode(i, out.data(), out.size()).ok());
     EXPECT_EQ(out, model.expected[k]) << model.names[k];
+  }
+  EXPECT_TRUE(reader->Verify().empty());
+}
+
+// The sample as format 1.0 wrote it (before hash mix32 and fc3) is frozen: it must read
+// with exact values, its fc1 being the ribbon xxh3 table the current sample calls fc3.
+TEST(GoldenTest, Format10SampleReadsWithExactValues) {
+  const std::vector<uint8_t> bytes =
+      testing_util::ReadFileBytes((kTests / "golden" / "sample-1.0.wl").string());
+  testing_util::SampleModel model;
+  testing_util::SampleFileBytes(true, &model);
+  auto reader = Reader::OpenBuffer(bytes.data(), bytes.size());
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ(reader->format_minor(), 0);
+  EXPECT_EQ(reader->required_features(), 0xFEu);
+  ASSERT_EQ(reader->tensor_count(), model.names.size() - 1);
+  for (size_t i = 0; i < reader->tensor_count(); ++i) {
+    const TensorInfo& t = reader->tensor(i);
+    const std::string now = t.name == "fc1" ? "fc3" : t.name;
+    const size_t k = static_cast<size_t>(std::find(model.names.begin(), model.names.end(), now) -
+                                         model.names.begin());
+    ASSERT_LT(k, model.names.size()) << t.name;
+    if (t.storage == Storage::kRetrieval) {
+      EXPECT_EQ(t.retrieval_hash, RetrievalHash::kXxh3);
+    }
+    std::vector<float> out(t.element_count());
+    ASSERT_TRUE(reader->Decode(i, out.data(), out.size()).ok());
+    EXPECT_EQ(out, model.expected[k]) << t.name;
   }
   EXPECT_TRUE(reader->Verify().empty());
 }

@@ -711,6 +711,7 @@ TEST(RetrievalGoldenTest, SmallTablesAreByteExact) {
   options.seed = 1;
   options.shard_span = 8;
   options.kind = RetrievalKind::kRibbon;
+  options.hash = RetrievalHash::kXxh3;
   Result<RetrievalTable> ribbon = RetrievalTable::Build(16, keys, values, 4, options);
   ASSERT_TRUE(ribbon.ok());
   EXPECT_EQ(Hex(ribbon->bytes()),
@@ -750,6 +751,10 @@ TEST(RetrievalTest, HashFieldIsChecked) {
     options.kind = kind;
     Result<RetrievalTable> table = RetrievalTable::Build(16, keys, values, 4, options);
     ASSERT_TRUE(table.ok());
+    // Unset, the hash is the default: mix32 for ribbon, xxh3 for bloomier.
+    EXPECT_EQ(table->view().hash(), DefaultRetrievalHash(kind, 8));
+    EXPECT_EQ(table->view().hash(),
+              kind == RetrievalKind::kRibbon ? RetrievalHash::kMix32 : RetrievalHash::kXxh3);
     std::vector<uint8_t> bytes = table->bytes();
     bytes[6] = 2;
     Result<RetrievalView> v = RetrievalView::Open(bytes.data(), bytes.size());
@@ -766,13 +771,15 @@ TEST(RetrievalTest, HashFieldIsChecked) {
     bytes[7] = 1;
     EXPECT_TRUE(RetrievalView::Open(bytes.data(), bytes.size()).status().IsCorruption());
   }
-  // A ribbon table without keys whose one shard spans 2^33 indices: valid with hash 0,
-  // refused with hash 1.
+  // A ribbon table without keys whose one shard spans 2^33 indices: hashed with xxh3 by
+  // default (mix32 cannot hash it), and refused with hash 1.
   options.kind = RetrievalKind::kRibbon;
   options.shard_span = uint64_t{1} << 33;
   Result<RetrievalTable> wide =
       RetrievalTable::Build(uint64_t{1} << 33, nullptr, nullptr, 0, options);
   ASSERT_TRUE(wide.ok()) << wide.status().ToString();
+  EXPECT_EQ(wide->view().hash(), RetrievalHash::kXxh3);
+  EXPECT_EQ(DefaultRetrievalHash(RetrievalKind::kRibbon, uint64_t{1} << 32), RetrievalHash::kMix32);
   std::vector<uint8_t> bytes = wide->bytes();
   bytes[6] = 1;
   Result<RetrievalView> v = RetrievalView::Open(bytes.data(), bytes.size());
@@ -780,6 +787,9 @@ TEST(RetrievalTest, HashFieldIsChecked) {
   EXPECT_NE(v.status().ToString().find("exceeds 2^32, the limit of hash mix32"), std::string::npos);
   EXPECT_STREQ(RetrievalHashName(RetrievalHash::kMix32), "mix32");
   EXPECT_STREQ(RetrievalHashName(static_cast<RetrievalHash>(9)), "unknown");
+  EXPECT_EQ(*ParseRetrievalHash("mix32"), RetrievalHash::kMix32);
+  EXPECT_EQ(*ParseRetrievalHash("xxh3"), RetrievalHash::kXxh3);
+  EXPECT_TRUE(ParseRetrievalHash("xxh64").status().IsInvalidArgument());
 }
 
 }  // namespace

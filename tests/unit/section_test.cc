@@ -133,6 +133,7 @@ TEST(SectionTest, RetrievalSectionsDecodeTheirTablesCodes) {
     }
     RetrievalOptions o;
     o.kind = kind;
+    o.hash = RetrievalHash::kXxh3;
     o.value_bits = 6;
     auto table = RetrievalTable::Build(n, keys.data(), values.data(), keys.size(), o);
     ASSERT_TRUE(table.ok());
@@ -170,23 +171,39 @@ TEST(SectionTest, RetrievalSectionsDecodeTheirTablesCodes) {
                     .IsInvalidArgument())
         << "K = 64 needs t = 7";
     if (kind == RetrievalKind::kRibbon) {
-      // A mix32 table (spec/RETRIEVAL.md 1.1) cannot go into a file yet: FORMAT.md 1.0
-      // allows xxh3 tables only, whether the section is made from the table or its bytes.
+      // A mix32 table (spec/RETRIEVAL.md 1.1, FORMAT.md 1.1): the section describes its
+      // hash, and bytes adopted with a description naming the other hash are refused.
       o.hash = RetrievalHash::kMix32;
       auto mix32 = RetrievalTable::Build(n, keys.data(), values.data(), keys.size(), o);
       ASSERT_TRUE(mix32.ok());
       const std::vector<uint8_t> mix32_bytes = mix32->bytes();
-      const uint64_t mix32_cells = mix32->view().cell_count();
-      auto refused = EncodedSection::Retrieval({n}, std::move(mix32).value(), centroids, {});
-      ASSERT_TRUE(refused.status().IsInvalidArgument());
-      EXPECT_NE(refused.status().ToString().find("hash mix32"), std::string::npos);
-      TensorInfo info = section->info();
-      info.shape = {n};
-      info.cells = mix32_cells;
+      auto mix32_section = EncodedSection::Retrieval({n}, std::move(mix32).value(), centroids, {});
+      ASSERT_TRUE(mix32_section.ok()) << mix32_section.status().ToString();
+      EXPECT_EQ(mix32_section->info().retrieval_hash, RetrievalHash::kMix32);
+      EXPECT_EQ(section->info().retrieval_hash, RetrievalHash::kXxh3);
+      const std::vector<uint16_t> mix32_codes = Codes(mix32_section->view(), 0, n);
+      for (uint64_t i = 0; i < n; ++i) {
+        if (codes[i]) {
+          ASSERT_EQ(mix32_codes[i], codes[i]) << i;
+        }
+      }
+      TensorInfo info = mix32_section->info();
+      ASSERT_TRUE(EncodedSection::FromBytes(info, mix32_bytes).ok());
+      info.retrieval_hash = RetrievalHash::kXxh3;
       auto adopted = EncodedSection::FromBytes(info, mix32_bytes);
       ASSERT_FALSE(adopted.ok());
-      EXPECT_NE(adopted.status().ToString().find("uses hash mix32"), std::string::npos)
+      EXPECT_EQ(ErrorOf(adopted.status()), FileError::kBadEncoding);
+      EXPECT_NE(adopted.status().ToString().find("is hashed with mix32, the index says xxh3"),
+                std::string::npos)
           << adopted.status().ToString();
+      info.retrieval_hash = static_cast<RetrievalHash>(2);
+      EXPECT_EQ(ErrorOf(EncodedSection::FromBytes(info, mix32_bytes).status()),
+                FileError::kBadEnum);
+      TensorInfo bloomier_mix32 = section->info();
+      bloomier_mix32.retrieval_kind = RetrievalKind::kBloomier;
+      bloomier_mix32.retrieval_hash = RetrievalHash::kMix32;
+      EXPECT_EQ(ErrorOf(EncodedSection::FromBytes(bloomier_mix32, table_bytes).status()),
+                FileError::kBadEncoding);
     }
   }
 }

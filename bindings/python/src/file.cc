@@ -294,6 +294,7 @@ py::object Retrieval(const TensorInfo& i) {
   if (i.storage != Storage::kRetrieval) return py::none();
   py::dict d;
   d["kind"] = RetrievalKindName(i.retrieval_kind);
+  d["hash"] = RetrievalHashName(i.retrieval_hash);
   d["seed"] = i.retrieval_seed;
   d["shard_span"] = i.shard_span;
   d["shard_count"] = i.shard_count;
@@ -369,7 +370,7 @@ threads may decode at once. numpy.asarray(tensor) decodes it too.)doc")
           "'retrieval'.")
       .def_property_readonly(
           "retrieval", [](const PyTensor& t) { return Retrieval(t.info); },
-          "The table's parameters {kind, seed, shard_span, shard_count, cells}, or None.")
+          "The table's parameters {kind, hash, seed, shard_span, shard_count, cells}, or None.")
       .def_property_readonly(
           "stats",
           [](const PyTensor& t) -> py::object {

@@ -431,14 +431,17 @@ std::shared_ptr<EncodedLayer> WithCentroids(const EncodedLayer& layer, const py:
 
 // Pickling (copy.deepcopy, torch.save of a model holding encoded layers): the state is
 // (shape, storage, section bytes, centroids, code_bits, retrieval fields or None,
-// stats); the section is validated again on unpickling (EncodedSection::FromBytes).
+// stats), the retrieval fields being (kind, seed, shard_span, shard_count, cells, hash)
+// (states pickled before hashes had names have no hash: xxh3); the section is validated
+// again on unpickling (EncodedSection::FromBytes).
 py::tuple LayerState(const EncodedLayer& l) {
   const TensorInfo& info = l.section.info();
   const std::vector<uint8_t>& b = l.section.bytes();
   py::object retrieval = py::none();
   if (info.storage == Storage::kRetrieval) {
-    retrieval = py::make_tuple(RetrievalKindName(info.retrieval_kind), info.retrieval_seed,
-                               info.shard_span, info.shard_count, info.cells);
+    retrieval =
+        py::make_tuple(RetrievalKindName(info.retrieval_kind), info.retrieval_seed, info.shard_span,
+                       info.shard_count, info.cells, RetrievalHashName(info.retrieval_hash));
   }
   return py::make_tuple(ShapeTuple(info.shape), StorageName(info.storage),
                         py::bytes(reinterpret_cast<const char*>(b.data()), b.size()),
@@ -517,12 +520,17 @@ std::shared_ptr<EncodedLayer> LayerFromState(const py::tuple& state) {
   info.code_bits = state[4].cast<int>();
   if (info.storage == Storage::kRetrieval) {
     const py::tuple r = state[5].cast<py::tuple>();
-    if (r.size() != 5) throw py::value_error("EncodedLayer: an inconsistent state");
+    if (r.size() != 5 && r.size() != 6) {
+      throw py::value_error("EncodedLayer: an inconsistent state");
+    }
     info.retrieval_kind = ValueOrThrow(ParseRetrievalKind(r[0].cast<std::string>()));
     info.retrieval_seed = r[1].cast<uint64_t>();
     info.shard_span = r[2].cast<uint64_t>();
     info.shard_count = r[3].cast<uint64_t>();
     info.cells = r[4].cast<uint64_t>();
+    if (r.size() == 6) {
+      info.retrieval_hash = ValueOrThrow(ParseRetrievalHash(r[5].cast<std::string>()));
+    }
   }
   const EncodeStats st = StatsFromDict(state[6].cast<py::dict>());
   info.stats = LayerStats{st.kept, st.false_positives, st.added_squared_error};
@@ -549,6 +557,14 @@ before retraining the later layers. Immutable.)doc")
             return py::str(RetrievalKindName(l.section.info().retrieval_kind));
           },
           "'ribbon' or 'bloomier' for a retrieval table, else None.")
+      .def_property_readonly(
+          "hash",
+          [](const Layer& l) -> py::object {
+            if (l.storage() != Storage::kRetrieval) return py::none();
+            return py::str(RetrievalHashName(l.section.info().retrieval_hash));
+          },
+          "The retrieval table's key hashing, 'mix32' (the ribbon default) or 'xxh3', else "
+          "None.")
       .def_property_readonly("centroids", [](const Layer& l) { return FloatArray(l.centroids()); })
       .def_property_readonly("clusters", [](const Layer& l) { return l.stats.clusters; })
       .def_property_readonly("K", [](const Layer& l) { return l.stats.clusters; })

@@ -89,6 +89,9 @@ struct EncodeOptions {
   int value_bits = 0;
   double max_false_positive_rate = 0.06;
   RetrievalKind kind = RetrievalKind::kRibbon;
+  // The tables' key hashing (RetrievalOptions::hash): unset, mix32 for ribbon and xxh3
+  // for bloomier. kXxh3 writes files that readers of format 1.0 read.
+  std::optional<RetrievalHash> hash;
   LayerStorage storage = LayerStorage::kAuto;
   // Seed search: tables are built with seeds base_seed, base_seed + 1, ... and the one
   // of least cost is kept (the earliest on ties; a NaN cost ranks after every other).

@@ -17,7 +17,7 @@ namespace weightless {
 // The format version written by this library. A reader reads every file of its major
 // version whose required features it knows, whatever the minor version.
 constexpr uint16_t kFormatMajor = 1;
-constexpr uint16_t kFormatMinor = 0;
+constexpr uint16_t kFormatMinor = 1;
 
 // Required-feature bits (the trailer's required_features). A file sets the bit of
 // every feature it uses; a reader refuses a file with a bit it does not know, naming
@@ -31,9 +31,10 @@ enum class Feature : uint64_t {
   kBFloat16 = uint64_t{1} << 5,     // a dense bfloat16 tensor
   kInt8 = uint64_t{1} << 6,         // a dense int8 tensor
   kZstdIndex = uint64_t{1} << 7,    // the index itself is stored as a zstd frame
+  kRibbonMix32 = uint64_t{1} << 8,  // a ribbon table hashed with mix32 (format 1.1)
 };
 // Every feature this library implements.
-constexpr uint64_t kKnownFeatures = 0xFF;
+constexpr uint64_t kKnownFeatures = 0x1FF;
 
 // The name of one feature bit ("zstd", "ribbon", ...); "unknown" for others.
 WEIGHTLESS_EXPORT const char* FeatureName(uint64_t bit);

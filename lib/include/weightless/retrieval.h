@@ -34,6 +34,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -55,12 +56,18 @@ struct RetrievalLimits {
   static constexpr uint64_t kMaxCellsPerShard = uint64_t{1} << 24;
   // At most 2^32 - 1 cells in one table (cell offsets are 32-bit).
   static constexpr uint64_t kMaxCells = (uint64_t{1} << 32) - 1;
+  // A table hashed with mix32 has at most 2^32 indices per shard (mix32 hashes a key's
+  // low 32 bits).
+  static constexpr uint64_t kMix32MaxShardSpan = uint64_t{1} << 32;
 };
 
 struct RetrievalOptions {
   RetrievalKind kind = RetrievalKind::kRibbon;
-  // The key hashing; kMix32 requires kind kRibbon.
-  RetrievalHash hash = RetrievalHash::kXxh3;
+  // The key hashing. Unset: DefaultRetrievalHash(kind, shard_span), i.e. mix32 for
+  // ribbon, xxh3 for bloomier. kMix32 requires kind kRibbon (and shard_span <= 2^32); a
+  // file holding a mix32 table needs a reader of format 1.1 (feature "ribbon-mix32"), so
+  // set kXxh3 for files that readers of format 1.0 must read.
+  std::optional<RetrievalHash> hash;
   // t: bits per value, 1..16. Stored values must lie in 1..2^t-1.
   int value_bits = 8;
   // The table seed; all hashing derives from it. Different seeds give different

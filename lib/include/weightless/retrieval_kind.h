@@ -32,15 +32,22 @@ WEIGHTLESS_EXPORT Result<RetrievalKind> ParseRetrievalKind(std::string_view name
 enum class RetrievalHash : uint8_t {
   // XXH3-64 of each key, then multiplications of the 64-bit hash (format 1.0). Every kind.
   kXxh3 = 0,
-  // Three 32-bit integer mixers of the key's low 32 bits (format 1.1): the same table size
-  // and false-positive rate, and ribbon decode 1.1-1.3x faster on AVX2, whose vectors
-  // multiply 32-bit lanes natively. Ribbon only, with shard_span <= 2^32. Files cannot
-  // hold such tables yet (Writer refuses them): use it for tables kept in memory.
+  // Three 32-bit integer mixers of the key's low 32 bits (retrieval format 1.1): the same
+  // table size and false-positive rate, and ribbon decode 1.1-1.3x faster on AVX2, whose
+  // vectors multiply 32-bit lanes natively. Ribbon only, with shard_span <= 2^32. A file
+  // holding such a table needs file format 1.1 (feature "ribbon-mix32").
   kMix32 = 1,
 };
 
 // "xxh3" or "mix32"; "unknown" for other values. Never null.
 WEIGHTLESS_EXPORT const char* RetrievalHashName(RetrievalHash hash);
+// Parses "xxh3" or "mix32". Returns InvalidArgument naming the accepted values.
+WEIGHTLESS_EXPORT Result<RetrievalHash> ParseRetrievalHash(std::string_view name);
+
+// The hashing of a new table when none is asked for: mix32 for ribbon tables whose
+// shards span at most 2^32 indices, else xxh3 (bloomier tables, and ribbon tables with
+// larger shards, which mix32 cannot hash).
+WEIGHTLESS_EXPORT RetrievalHash DefaultRetrievalHash(RetrievalKind kind, uint64_t shard_span);
 
 }  // namespace weightless
 

@@ -120,8 +120,8 @@ class WEIGHTLESS_EXPORT EncodedSection {
                                             const LayerStats& stats = {});
 
   // A retrieval table holding the codes of the kept weights (keys = row-major weight
-  // indices; its universe must equal the shape's element count; K <= 2^t - 1). Files
-  // hold tables hashed with xxh3 only: InvalidArgument for RetrievalHash::kMix32.
+  // indices; its universe must equal the shape's element count; K <= 2^t - 1), hashed
+  // either way (a mix32 table makes the file need feature "ribbon-mix32", format 1.1).
   static Result<EncodedSection> Retrieval(const std::vector<uint64_t>& shape, RetrievalTable table,
                                           std::vector<float> centroids,
                                           const LayerStats& stats = {});

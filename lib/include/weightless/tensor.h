@@ -99,6 +99,7 @@ struct TensorInfo {
   int code_bits = 0;              // retrieval: t; packed codes: bits per code
   // Retrieval only: the table's parameters.
   RetrievalKind retrieval_kind = RetrievalKind::kRibbon;
+  RetrievalHash retrieval_hash = RetrievalHash::kXxh3;
   uint64_t retrieval_seed = 0;
   uint64_t shard_span = 0;
   uint64_t shard_count = 0;

@@ -283,6 +283,9 @@ enum { WL_DTYPE_FLOAT32 = 1, WL_DTYPE_FLOAT16 = 2, WL_DTYPE_BFLOAT16 = 3, WL_DTY
 /* The encoding of a retrieval table; WL_RETRIEVAL_NONE for other storage. */
 enum { WL_RETRIEVAL_NONE = 0, WL_RETRIEVAL_BLOOMIER = 1, WL_RETRIEVAL_RIBBON = 2 };
 
+/* How a retrieval table hashes its keys (spec/RETRIEVAL.md, "Hashing"). Persistent values. */
+enum { WL_HASH_XXH3 = 0, WL_HASH_MIX32 = 1 };
+
 /* How the payload is compressed on disk. */
 enum { WL_CODEC_NONE = 0, WL_CODEC_ZSTD = 1 };
 
@@ -336,6 +339,9 @@ typedef struct wl_tensor_info {
   uint64_t stored_bytes;
   uint64_t raw_bytes;
   int codec; /* WL_CODEC_* */
+
+  /* Retrieval tables only (WL_HASH_XXH3 otherwise): the key hashing, WL_HASH_*. */
+  int retrieval_hash;
 } wl_tensor_info;
 
 /* Describes tensor `index` into *out_info.

@@ -381,6 +381,7 @@ wl_status wl_reader_describe_tensor(const wl_reader* reader, size_t index,
       info.shard_span = t->shard_span;
       info.shard_count = t->shard_count;
       info.cells = t->cells;
+      info.retrieval_hash = static_cast<int>(t->retrieval_hash);
     }
     info.kept = t->stats.kept;
     info.false_positives = t->stats.false_positives;

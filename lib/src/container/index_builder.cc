@@ -34,9 +34,10 @@ std::vector<uint8_t> BuildIndex(const IndexContents& contents) {
     if (t.storage != Storage::kDense) centroids = b.CreateVector(t.centroids);
     flatbuffers::Offset<fb::RetrievalInfo> retrieval;
     if (t.storage == Storage::kRetrieval) {
-      retrieval = fb::CreateRetrievalInfo(b, static_cast<uint8_t>(t.retrieval_kind),
-                                          static_cast<uint8_t>(t.code_bits), t.retrieval_seed,
-                                          t.shard_span, t.shard_count, t.cells);
+      retrieval =
+          fb::CreateRetrievalInfo(b, static_cast<uint8_t>(t.retrieval_kind),
+                                  static_cast<uint8_t>(t.code_bits), t.retrieval_seed, t.shard_span,
+                                  t.shard_count, t.cells, static_cast<uint8_t>(t.retrieval_hash));
     }
     flatbuffers::Offset<fb::LayerStats> stats;
     flatbuffers::Offset<fb::RetrainInfo> retrain;

@@ -29,6 +29,9 @@ uint64_t FeatureOfTensor(const TensorInfo& t) {
     case Storage::kRetrieval:
       f |= static_cast<uint64_t>(t.retrieval_kind == RetrievalKind::kBloomier ? Feature::kBloomier
                                                                               : Feature::kRibbon);
+      if (t.retrieval_hash == RetrievalHash::kMix32) {
+        f |= static_cast<uint64_t>(Feature::kRibbonMix32);
+      }
       break;
     case Storage::kPackedCodes:
       f |= static_cast<uint64_t>(Feature::kPackedCodes);
@@ -425,6 +428,11 @@ Result<uint64_t> ParseLayerEncoding(const fb::Tensor& ft, const std::string& lab
                    label + ": retrieval kind " + Num(r->kind()) + " has no meaning");
   }
   t->retrieval_kind = static_cast<RetrievalKind>(r->kind());
+  if (r->hash() > 1) {
+    return Corrupt(FileError::kBadEnum,
+                   label + ": retrieval hash " + Num(r->hash()) + " has no meaning");
+  }
+  t->retrieval_hash = static_cast<RetrievalHash>(r->hash());
   t->retrieval_seed = r->seed();
   t->shard_span = r->shard_span();
   t->shard_count = r->shard_count();
@@ -441,6 +449,13 @@ Result<uint64_t> ParseLayerEncoding(const fb::Tensor& ft, const std::string& lab
                                                 ", " + Num(t->shard_count) + " shards, " +
                                                 Num(t->cells) + " cells) does not fit " +
                                                 Num(elements) + " weights");
+  }
+  if (t->retrieval_hash == RetrievalHash::kMix32 &&
+      (t->retrieval_kind != RetrievalKind::kRibbon ||
+       t->shard_span > RetrievalLimits::kMix32MaxShardSpan)) {
+    return Corrupt(FileError::kBadEncoding,
+                   label + ": hash mix32 needs a ribbon table with shard_span at most 2^32 (" +
+                       RetrievalKindName(t->retrieval_kind) + ", span " + Num(t->shard_span) + ")");
   }
   return RetrievalView::SectionSize(t->retrieval_kind, t->code_bits, t->shard_count, t->cells);
 }

@@ -28,6 +28,8 @@ const char* FeatureName(uint64_t bit) {
       return "int8";
     case static_cast<uint64_t>(Feature::kZstdIndex):
       return "zstd-index";
+    case static_cast<uint64_t>(Feature::kRibbonMix32):
+      return "ribbon-mix32";
   }
   return "unknown";
 }

@@ -150,6 +150,7 @@ Result<SeedOutcome> TrySeed(const SeedSearchInput& in, uint64_t index, int threa
   const EncodeOptions& o = *in.options;
   RetrievalOptions ro;
   ro.kind = o.kind;
+  ro.hash = o.hash;
   ro.value_bits = in.t;
   ro.seed = o.base_seed + index;
   ro.threads = threads;

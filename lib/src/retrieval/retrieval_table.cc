@@ -37,9 +37,10 @@ Status ValidateBuildInput(uint64_t universe, const uint64_t* keys, const uint16_
     return Status::InvalidArgument("unknown retrieval kind " +
                                    Num(static_cast<uint64_t>(options.kind)));
   }
-  if (options.hash != RetrievalHash::kXxh3 && options.hash != RetrievalHash::kMix32) {
+  if (options.hash && *options.hash != RetrievalHash::kXxh3 &&
+      *options.hash != RetrievalHash::kMix32) {
     return Status::InvalidArgument("unknown retrieval hash " +
-                                   Num(static_cast<uint64_t>(options.hash)));
+                                   Num(static_cast<uint64_t>(*options.hash)));
   }
   if (options.hash == RetrievalHash::kMix32 && options.kind != RetrievalKind::kRibbon) {
     return Status::InvalidArgument(
@@ -139,6 +140,8 @@ Result<RetrievalTable> RetrievalTable::Build(uint64_t universe, const uint64_t* 
                                    "mix32 hashes a key's low 32 bits: at most 2^32 per shard; "
                                    "set a smaller shard_span or use hash xxh3");
   }
+  const RetrievalHash hash =
+      options.hash ? *options.hash : DefaultRetrievalHash(options.kind, span);
   const uint64_t shard_count = universe == 0 ? 0 : (universe - 1) / span + 1;
   if (shard_count > RetrievalLimits::kMaxShards) {
     return Status::OutOfRange("shard count " + Num(shard_count) + " (universe " + Num(universe) +
@@ -185,7 +188,7 @@ Result<RetrievalTable> RetrievalTable::Build(uint64_t universe, const uint64_t* 
       const uint64_t seed = retrieval::ShardSeed(options.seed, s, attempt);
       const bool solved = ribbon
                               ? retrieval::SolveRibbonShard(keys + begin, values + begin, n, seed,
-                                                            options.hash, m, t, *sc, r.cells.data())
+                                                            hash, m, t, *sc, r.cells.data())
                               : retrieval::SolveBloomierShard(keys + begin, values + begin, n, seed,
                                                               m, t, *sc, r.cells.data());
       r.attempts_used = attempt + 1;
@@ -227,7 +230,7 @@ Result<RetrievalTable> RetrievalTable::Build(uint64_t universe, const uint64_t* 
   RetrievalTable table;
   table.bytes_.assign(kHeaderSize + directory_bytes + cell_bytes, 0);
   uint8_t* out = table.bytes_.data();
-  WriteHeader(out, options.kind, options.hash, t, universe, span, options.seed,
+  WriteHeader(out, options.kind, hash, t, universe, span, options.seed,
               static_cast<uint32_t>(shard_count));
   uint8_t* directory = out + kHeaderSize;
   uint8_t* cells = directory + directory_bytes;

@@ -47,6 +47,16 @@ Result<RetrievalKind> ParseRetrievalKind(std::string_view name) {
   return names::Parse(kRetrievalKindNames, name, "retrieval encoding");
 }
 
+Result<RetrievalHash> ParseRetrievalHash(std::string_view name) {
+  return names::Parse(kRetrievalHashNames, name, "retrieval hash");
+}
+
+RetrievalHash DefaultRetrievalHash(RetrievalKind kind, uint64_t shard_span) {
+  return kind == RetrievalKind::kRibbon && shard_span <= RetrievalLimits::kMix32MaxShardSpan
+             ? RetrievalHash::kMix32
+             : RetrievalHash::kXxh3;
+}
+
 namespace {
 
 std::string Num(uint64_t v) { return std::to_string(v); }
@@ -89,12 +99,6 @@ Result<RetrievalView> RetrievalView::Open(const uint8_t* data, size_t size) {
                                 "this reader knows 0 (xxh3) and 1 (mix32)");
   }
   v.hash_ = static_cast<RetrievalHash>(hash);
-#if defined(WEIGHTLESS_XXH3_TABLES_ONLY)
-  if (v.hash_ != RetrievalHash::kXxh3) {
-    return Status::NotSupported("retrieval table: hash at byte offset 6 is mix32",
-                                "this build reads the tables files hold (xxh3) only");
-  }
-#endif
   if (data[7] != 0) return Corrupt("reserved", 7, "must be zero");
   v.universe_ = LoadLE64(data + 8);
   v.shard_span_ = LoadLE64(data + 16);

@@ -113,15 +113,11 @@ Result<EncodedSection> EncodedSection::Retrieval(const std::vector<uint64_t>& sh
     return Status::InvalidArgument("the table covers " + Num(view.universe()) +
                                    " weights, the shape " + Num(n));
   }
-  if (view.hash() != RetrievalHash::kXxh3) {
-    return Status::InvalidArgument(
-        std::string("the table uses hash ") + RetrievalHashName(view.hash()),
-        "files hold xxh3 tables only (RetrievalHash says why)");
-  }
   info->code_bits = view.value_bits();
   info->centroids = std::move(centroids);
   info->stats = stats;
   info->retrieval_kind = view.kind();
+  info->retrieval_hash = view.hash();
   info->retrieval_seed = view.seed();
   info->shard_span = view.shard_span();
   info->shard_count = view.shard_count();
@@ -156,6 +152,7 @@ Result<EncodedSection> EncodedSection::FromBytes(TensorInfo info, std::vector<ui
   }
   if (info.storage != Storage::kRetrieval) {
     info.retrieval_kind = RetrievalKind::kRibbon;
+    info.retrieval_hash = RetrievalHash::kXxh3;
     info.retrieval_seed = info.shard_span = info.shard_count = info.cells = 0;
   }
   auto held = std::make_shared<Bytes>();

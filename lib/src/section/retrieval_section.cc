@@ -34,6 +34,20 @@ Result<uint64_t> RetrievalSize(const TensorInfo& info) {
                                   Num(info.shard_count) + " shards, " + Num(info.cells) +
                                   " cells) does not fit " + Num(elements) + " weights");
   }
+  if (info.retrieval_hash != RetrievalHash::kXxh3 && info.retrieval_hash != RetrievalHash::kMix32) {
+    return container::Corrupt(FileError::kBadEnum,
+                              Where(info) + ": retrieval hash " +
+                                  Num(static_cast<uint64_t>(info.retrieval_hash)) +
+                                  " has no meaning");
+  }
+  if (info.retrieval_hash == RetrievalHash::kMix32 &&
+      (info.retrieval_kind != RetrievalKind::kRibbon ||
+       info.shard_span > RetrievalLimits::kMix32MaxShardSpan)) {
+    return container::Corrupt(FileError::kBadEncoding,
+                              Where(info) +
+                                  ": hash mix32 needs a ribbon table with shard_span "
+                                  "at most 2^32");
+  }
   return RetrievalView::SectionSize(info.retrieval_kind, info.code_bits, info.shard_count,
                                     info.cells);
 }
@@ -55,14 +69,12 @@ Status OpenRetrieval(const TensorInfo& info, const uint8_t* data, uint64_t size,
                                   " disagrees with the index (kind, t, universe, seed, "
                                   "shard layout or cells)");
   }
-  if (view->hash() != RetrievalHash::kXxh3) {
-    // The index describes no hash, and a reader of format 1.0 knows none but xxh3, so a
-    // file cannot announce this table yet (spec/RETRIEVAL.md, "Hashing").
+  if (view->hash() != info.retrieval_hash) {
     return container::Corrupt(FileError::kBadEncoding,
                               Label(info) + ": the retrieval table at offset " +
-                                  Num(info.section_offset) + " uses hash " +
-                                  RetrievalHashName(view->hash()) +
-                                  ", which files cannot hold yet (only xxh3)");
+                                  Num(info.section_offset) + " is hashed with " +
+                                  RetrievalHashName(view->hash()) + ", the index says " +
+                                  RetrievalHashName(info.retrieval_hash));
   }
   *table = *view;
   return Status::OK();
