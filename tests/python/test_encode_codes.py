@@ -239,3 +239,20 @@ def test_tables_hash_with_mix32_by_default():
         copy = pickle.loads(pickle.dumps(layer))
         assert copy.hash == layer.hash
         np.testing.assert_array_equal(copy.codes(), layer.codes())
+
+
+def test_hash_can_be_chosen():
+    codes = random_codes((60, 50), 5, 0.05, seed=3)
+    xxh3 = weightless.encode_codes(codes, CENTROIDS, t=6, storage="retrieval", hash="xxh3")
+    mix32 = weightless.encode_codes(codes, CENTROIDS, t=6, storage="retrieval", hash="mix32")
+    assert (xxh3.hash, mix32.hash) == ("xxh3", "mix32")
+    kept = codes.reshape(-1) != 0
+    for layer in (xxh3, mix32):
+        np.testing.assert_array_equal(layer.codes().reshape(-1)[kept], codes.reshape(-1)[kept])
+    weights = np.random.default_rng(1).standard_normal((40, 60)).astype(np.float32)
+    assert weightless.encode(weights, hash="xxh3", storage="retrieval").hash == "xxh3"
+    with pytest.raises(ValueError, match="ribbon tables only"):
+        weightless.encode_codes(codes, CENTROIDS, t=6, storage="retrieval", kind="bloomier",
+                                hash="mix32")
+    with pytest.raises(ValueError, match="retrieval hash"):
+        weightless.encode_codes(codes, CENTROIDS, t=6, hash="xxh64")

@@ -62,6 +62,7 @@ weightless::EncodeOptions TableOptions(const PipelineOptions& o, size_t index, i
   eo.value_bits = t;
   eo.max_false_positive_rate = o.max_false_positive_rate;
   eo.kind = o.kind;
+  eo.hash = o.hash;
   eo.seeds = o.seeds;
   eo.base_seed = o.seed * 1000 + index;
   eo.threads = o.threads;

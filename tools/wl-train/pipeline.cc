@@ -58,6 +58,13 @@ void ApplyArchitectureDefaults(PipelineOptions* o) {
 
 namespace {
 
+// The tables' hashing: the one asked for, else the kind's default (shards are far below
+// the 2^32 indices where the default changes).
+const char* HashName(const PipelineOptions& o) {
+  return weightless::RetrievalHashName(
+      o.hash.value_or(weightless::DefaultRetrievalHash(o.kind, uint64_t{1} << 20)));
+}
+
 using Clock = std::chrono::steady_clock;
 
 double Seconds(Clock::time_point since) {
@@ -355,8 +362,8 @@ int EncodePhase(Session& session, Measured* m) {
   if (!o.later_layers_shared) {
     for (WeightLayer& l : layers) UnshareKeepingMask(&l);
   }
-  std::printf("\n4. encoding (%s, %d seeds each, %s cost), retraining %d epochs after each%s\n",
-              weightless::RetrievalKindName(o.kind), o.seeds,
+  std::printf("\n4. encoding (%s %s, %d seeds each, %s cost), retraining %d epochs after each%s\n",
+              weightless::RetrievalKindName(o.kind), HashName(o), o.seeds,
               o.cost == weightless::FalsePositiveCostKind::kActivation && o.calibration > 0
                   ? "activation-weighted"
                   : "squared-error",
@@ -459,8 +466,9 @@ int WriteModel(const Session& session, const Measured& m, const TestAccuracy& te
            << " retrain_epochs=" << o.retrain_epochs << " lr=" << o.train.learning_rate
            << " momentum=" << o.train.momentum << " batch=" << o.train.batch
            << " weight_decay=" << o.train.weight_decay
-           << " encoding=" << weightless::RetrievalKindName(o.kind) << " seeds=" << o.seeds
-           << " max_drop=" << o.max_drop << " freeze_encoded=" << o.freeze_encoded
+           << " encoding=" << weightless::RetrievalKindName(o.kind) << " hash=" << HashName(o)
+           << " seeds=" << o.seeds << " max_drop=" << o.max_drop
+           << " freeze_encoded=" << o.freeze_encoded
            << " later_layers_shared=" << o.later_layers_shared;
     for (const WeightLayer& l : layers) params << " " << l.name << ":keep=" << o.keep.at(l.name);
     meta("pipeline", params.str());

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "network.h"
@@ -61,6 +62,7 @@ struct PipelineOptions {
   // (the budget shared evenly among the encoded layers); --clusters / --t are ignored.
   double max_drop = -1;
   weightless::RetrievalKind kind = weightless::RetrievalKind::kRibbon;
+  std::optional<weightless::RetrievalHash> hash;  // unset: the kind's default (mix32 for ribbon)
   int seeds = 8;
   weightless::FalsePositiveCostKind cost = weightless::FalsePositiveCostKind::kActivation;
   // After a layer is encoded its codes are fixed; its centroids keep training through

@@ -39,6 +39,7 @@ int TSweep(Session& session) {
     weightless::EncodeOptions eo;
     eo.value_bits = t;
     eo.kind = o.kind;
+    eo.hash = o.hash;
     eo.storage = weightless::LayerStorage::kRetrieval;
     eo.seeds = o.seeds;
     eo.base_seed = o.seed * 1000 + index;

@@ -42,12 +42,12 @@ namespace {
 // The options of EncodeLayer as keyword arguments, in the order of EncodeArray's
 // parameters after `weights`: encode() and Writer.add_layer take the same names and
 // defaults.
-#define WEIGHTLESS_ENCODE_ARGS                                                                   \
-  py::arg("keep") = 0.05, py::arg("mask") = py::none(), py::arg("clusters") = 15,                \
-  py::arg("t") = py::none(), py::arg("max_false_positive_rate") = 0.06,                          \
-  py::arg("kind") = "ribbon", py::arg("storage") = "auto", py::arg("seeds") = 1,                 \
-  py::arg("base_seed") = 0, py::arg("cluster_method") = "optimal", py::arg("cost") = py::none(), \
-  py::arg("column_energy") = py::none(), py::arg("threads") = 0
+#define WEIGHTLESS_ENCODE_ARGS                                                           \
+  py::arg("keep") = 0.05, py::arg("mask") = py::none(), py::arg("clusters") = 15,        \
+  py::arg("t") = py::none(), py::arg("max_false_positive_rate") = 0.06,                  \
+  py::arg("kind") = "ribbon", py::arg("hash") = "auto", py::arg("storage") = "auto",     \
+  py::arg("seeds") = 1, py::arg("base_seed") = 0, py::arg("cluster_method") = "optimal", \
+  py::arg("cost") = py::none(), py::arg("column_energy") = py::none(), py::arg("threads") = 0
 
 constexpr const char* kEncodeArgsDoc = R"doc(
 weights: an array-like of any shape (rank >= 1), copied as float32.
@@ -58,6 +58,9 @@ t: bits per table cell; None chooses the smallest t with K / 2^t <=
    max_false_positive_rate (the false-positive rate over pruned weights).
 kind: 'ribbon' (about 1.01 cells per kept weight, the default) or 'bloomier' (the
    paper's Bloomier filter, about 1.23).
+hash: the tables' key hashing: 'auto' (mix32 for ribbon, xxh3 for bloomier), 'mix32'
+   (ribbon only; its files need a reader of format 1.1) or 'xxh3' (files that readers
+   of format 1.0 read).
 storage: 'auto' (packed codes when no larger than a table), 'retrieval' or
    'packed-codes' (one exact code per weight, no false positives).
 seeds: tables tried with seeds base_seed, base_seed + 1, ...; the one whose false
@@ -86,7 +89,7 @@ stats['clustering_squared_error'] is 0). The GIL is released while encoding.
 codes: an integer array-like of any shape (rank >= 1), the layer's shape unless `shape`
    is given (then codes may have any shape holding that many values).
 centroids: an array-like of the K (1..65535) finite centroids, copied as float32.
-t, max_false_positive_rate, kind, storage, seeds, base_seed, cost, column_energy,
+t, max_false_positive_rate, kind, hash, storage, seeds, base_seed, cost, column_energy,
 threads: as in weightless.encode.
 shape: None, or the layer's shape.)doc";
 
@@ -129,14 +132,16 @@ class CostFunction {
 // Sets the table options shared by encode and encode_codes; returns the caller's cost
 // function, if any (re-raise its error after encoding).
 std::shared_ptr<CostFunction> SetTableOptions(const py::object& t, double max_false_positive_rate,
-                                              const std::string& kind, const std::string& storage,
-                                              int seeds, uint64_t base_seed, const py::object& cost,
+                                              const std::string& kind, const std::string& hash,
+                                              const std::string& storage, int seeds,
+                                              uint64_t base_seed, const py::object& cost,
                                               const py::object& column_energy, int threads,
                                               EncodeOptions* options, LayerInputs* layer) {
   if (threads < 0) throw py::value_error("threads must be >= 0 (0: one per hardware thread)");
   options->value_bits = t.is_none() ? 0 : t.cast<int>();
   options->max_false_positive_rate = max_false_positive_rate;
   options->kind = ParseKind(kind);
+  if (hash != "auto") options->hash = ValueOrThrow(ParseRetrievalHash(hash));
   options->storage = ParseLayerStorage(storage);
   options->seeds = seeds;
   options->base_seed = base_seed;
@@ -160,8 +165,8 @@ std::shared_ptr<CostFunction> SetTableOptions(const py::object& t, double max_fa
 std::shared_ptr<EncodedLayer> EncodeArray(const py::handle& weights, double keep,
                                           const py::object& mask, uint32_t clusters,
                                           const py::object& t, double max_false_positive_rate,
-                                          const std::string& kind, const std::string& storage,
-                                          int seeds, uint64_t base_seed,
+                                          const std::string& kind, const std::string& hash,
+                                          const std::string& storage, int seeds, uint64_t base_seed,
                                           const std::string& cluster_method, const py::object& cost,
                                           const py::object& column_energy, int threads) {
   const FloatInput input = CopyFloat32(weights);
@@ -178,7 +183,7 @@ std::shared_ptr<EncodedLayer> EncodeArray(const py::handle& weights, double keep
   options.clusters = clusters;
   options.cluster_method = ParseClusterMethod(cluster_method);
   const std::shared_ptr<CostFunction> cost_function =
-      SetTableOptions(t, max_false_positive_rate, kind, storage, seeds, base_seed, cost,
+      SetTableOptions(t, max_false_positive_rate, kind, hash, storage, seeds, base_seed, cost,
                       column_energy, threads, &options, &inputs);
   Result<EncodedLayer> layer = Status::Internal("not encoded");
   {
@@ -191,9 +196,9 @@ std::shared_ptr<EncodedLayer> EncodeArray(const py::handle& weights, double keep
 
 std::shared_ptr<EncodedLayer> EncodeCodesArray(const py::handle& codes, const py::handle& centroids,
                                                const py::object& t, double max_false_positive_rate,
-                                               const std::string& kind, const std::string& storage,
-                                               int seeds, uint64_t base_seed,
-                                               const py::object& cost,
+                                               const std::string& kind, const std::string& hash,
+                                               const std::string& storage, int seeds,
+                                               uint64_t base_seed, const py::object& cost,
                                                const py::object& column_energy, int threads,
                                                const py::object& shape) {
   const CodesInput input = CopyCodes(codes, shape);
@@ -201,7 +206,7 @@ std::shared_ptr<EncodedLayer> EncodeCodesArray(const py::handle& codes, const py
   EncodeOptions options;
   LayerInputs inputs;
   const std::shared_ptr<CostFunction> cost_function =
-      SetTableOptions(t, max_false_positive_rate, kind, storage, seeds, base_seed, cost,
+      SetTableOptions(t, max_false_positive_rate, kind, hash, storage, seeds, base_seed, cost,
                       column_energy, threads, &options, &inputs);
   Result<EncodedLayer> layer = Status::Internal("not encoded");
   {
@@ -633,14 +638,14 @@ compress_index: store the index zstd-compressed when smaller.)doc")
           "add_layer",
           [](PyWriter& w, const std::string& name, const py::handle& weights, double keep,
              const py::object& mask, uint32_t clusters, const py::object& t, double max_fp,
-             const std::string& kind, const std::string& storage, int seeds, uint64_t base_seed,
-             const std::string& cluster_method, const py::object& cost,
-             const py::object& column_energy, int threads, const py::object& retrain,
-             const py::object& codec) {
+             const std::string& kind, const std::string& hash, const std::string& storage,
+             int seeds, uint64_t base_seed, const std::string& cluster_method,
+             const py::object& cost, const py::object& column_energy, int threads,
+             const py::object& retrain, const py::object& codec) {
             const RetrainInfo r = RetrainFromPython(retrain);
             const Codec c = ParseCodec(codec);
             std::shared_ptr<EncodedLayer> layer =
-                EncodeArray(weights, keep, mask, clusters, t, max_fp, kind, storage, seeds,
+                EncodeArray(weights, keep, mask, clusters, t, max_fp, kind, hash, storage, seeds,
                             base_seed, cluster_method, cost, column_energy, threads);
             w.AddEncoded(name, *layer, r, c);
             return EncodeStatsDict(layer->stats);
@@ -714,10 +719,11 @@ void BindWriting(py::module_& m) {
   m.def(
       "encode",
       [](const py::handle& weights, double keep, const py::object& mask, uint32_t clusters,
-         const py::object& t, double max_fp, const std::string& kind, const std::string& storage,
-         int seeds, uint64_t base_seed, const std::string& cluster_method, const py::object& cost,
-         const py::object& column_energy, int threads) {
-        return EncodeArray(weights, keep, mask, clusters, t, max_fp, kind, storage, seeds,
+         const py::object& t, double max_fp, const std::string& kind, const std::string& hash,
+         const std::string& storage, int seeds, uint64_t base_seed,
+         const std::string& cluster_method, const py::object& cost, const py::object& column_energy,
+         int threads) {
+        return EncodeArray(weights, keep, mask, clusters, t, max_fp, kind, hash, storage, seeds,
                            base_seed, cluster_method, cost, column_energy, threads);
       },
       py::arg("weights"), py::kw_only(), WEIGHTLESS_ENCODE_ARGS,
@@ -730,8 +736,8 @@ trying `seeds` tables. Returns an EncodedLayer. The GIL is released while encodi
           .c_str());
   m.def("encode_codes", &EncodeCodesArray, py::arg("codes"), py::arg("centroids"),
         py::arg("t") = py::none(), py::arg("max_false_positive_rate") = 0.06,
-        py::arg("kind") = "ribbon", py::arg("storage") = "auto", py::arg("seeds") = 1,
-        py::arg("base_seed") = 0, py::arg("cost") = py::none(),
+        py::arg("kind") = "ribbon", py::arg("hash") = "auto", py::arg("storage") = "auto",
+        py::arg("seeds") = 1, py::arg("base_seed") = 0, py::arg("cost") = py::none(),
         py::arg("column_energy") = py::none(), py::arg("threads") = 0,
         py::arg("shape") = py::none(), kEncodeCodesDoc);
   m.def(

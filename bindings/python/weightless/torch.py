@@ -539,16 +539,16 @@ def column_energy(model, name, calibration):
 
 
 def encode(model, name, t=None, *, seeds=8, cost="activation", calibration=None,
-           kind="ribbon", storage="auto", max_false_positive_rate=0.06, base_seed=0,
-           threads=0, check_ranks=True):
+           kind="ribbon", hash="auto", storage="auto", max_false_positive_rate=0.06,
+           base_seed=0, threads=0, check_ranks=True):
     """Encodes shared parameter `name` with a retrieval table built from its current codes
     and centroids (no re-clustering; weightless.encode_codes): `seeds` tables are tried and
     the one whose false positives cost least is kept. cost='activation' weighs each false
     positive by its column's input energy over `calibration` (column_energy);
     'squared_error' needs no calibration. Afterwards the weight is exactly what the file
     will decode, false positives included; its codes never change again and its centroids
-    stay trainable. t, kind, storage, max_false_positive_rate, base_seed and threads are
-    weightless.encode_codes's. Returns the layer's statistics (a dict).
+    stay trainable. t, kind, hash, storage, max_false_positive_rate, base_seed and threads
+    are weightless.encode_codes's. Returns the layer's statistics (a dict).
 
     In a torch.distributed run every rank must call encode with the same calibration
     batch (energies from different data choose different tables); with check_ranks (the
@@ -574,7 +574,7 @@ def encode(model, name, t=None, *, seeds=8, cost="activation", calibration=None,
     old_counts = torch.bincount(shared.codes.reshape(-1), minlength=len(centroids) + 1).cpu()
     layer = _wl.encode_codes(shared.codes.cpu().numpy(), centroids, t=t,
                              max_false_positive_rate=max_false_positive_rate, kind=kind,
-                             storage=storage, seeds=seeds, base_seed=base_seed, cost=cost,
+                             hash=hash, storage=storage, seeds=seeds, base_seed=base_seed, cost=cost,
                              column_energy=energy, threads=threads)
     distributed = check_ranks and _distributed()
     previous = shared.codes.clone() if distributed else None  # to restore on refusal
@@ -671,7 +671,7 @@ class Report:
         return "\n".join(lines)
 
 
-_PLAN_KEYS = {"keep", "clusters", "t", "kind", "storage", "seeds", "max_false_positive_rate"}
+_PLAN_KEYS = {"keep", "clusters", "t", "kind", "hash", "storage", "seeds", "max_false_positive_rate"}
 
 
 def _parse_plan(model, plan):
@@ -727,8 +727,8 @@ def compress(model, plan, retrain, calibration=None, *, evaluate=None, prune_rou
 
     plan: (name, options) pairs, {'name': ..., options} dicts, or a mapping name ->
       options, in encoding order; options: keep (kept fraction, default 1: not pruned),
-      clusters (K, default 8), t (default: from max_false_positive_rate), kind, storage,
-      seeds, max_false_positive_rate.
+      clusters (K, default 8), t (default: from max_false_positive_rate), kind, hash,
+      storage, seeds, max_false_positive_rate.
     retrain(model, phase): your training (loop, optimizer, data, DDP), called after each
       pruning round, after sharing and after each encoded layer; it may return the
       validation accuracy (a fraction), or {'accuracy': fraction, 'epochs': n}, which the
@@ -774,7 +774,7 @@ def compress(model, plan, retrain, calibration=None, *, evaluate=None, prune_rou
         before = _accuracy(evaluate(model), "evaluate") if evaluate else None
         stats = encode(model, name, spec.get("t"), seeds=spec.get("seeds", seeds), cost=cost,
                        calibration=calibration, kind=spec.get("kind", kind),
-                       storage=spec.get("storage", "auto"),
+                       hash=spec.get("hash", "auto"), storage=spec.get("storage", "auto"),
                        max_false_positive_rate=spec.get("max_false_positive_rate", 0.06),
                        base_seed=base_seed * 1000 + index, threads=threads)
         after = _accuracy(evaluate(model), "evaluate") if evaluate else None
