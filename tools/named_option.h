@@ -9,6 +9,10 @@
 
 #include <CLI/CLI.hpp>
 
+#include <optional>
+
+#include "weightless/retrieval_kind.h"
+
 #include <cstdio>
 #include <string>
 
@@ -36,6 +40,33 @@ auto ParseNamed(const char* tool, const char* option, const std::string& text, P
                  text.c_str(), current.c_str());
   }
   return value;
+}
+
+// The --hash option of the tools that encode tables, into `text`: "auto" (the kind's
+// default, DefaultRetrievalHash), "mix32" or "xxh3".
+inline CLI::Option* AddHashOption(CLI::App& app, std::string* text) {
+  *text = "auto";
+  return app
+      .add_option("--hash", *text,
+                  "key hashing of the tables: auto (mix32 for ribbon, xxh3 for bloomier), "
+                  "mix32 (ribbon only; needs a reader of format 1.1) or xxh3 (readable by "
+                  "format 1.0 readers)")
+      ->check(CLI::IsMember({"auto", "mix32", "xxh3"}))
+      ->capture_default_str();
+}
+
+// The hash the --hash value `text` (checked by AddHashOption) asks for, unset for "auto";
+// an error message naming the option when it is mix32 and `kind` is not ribbon.
+inline std::optional<weightless::RetrievalHash> ChosenHash(const std::string& text,
+                                                           weightless::RetrievalKind kind,
+                                                           std::string* error) {
+  if (text == "auto") return std::nullopt;
+  const weightless::RetrievalHash hash = *weightless::ParseRetrievalHash(text);
+  if (hash == weightless::RetrievalHash::kMix32 && kind != weightless::RetrievalKind::kRibbon) {
+    *error = std::string("--hash: mix32 is for ribbon tables only (--encoding ") +
+             weightless::RetrievalKindName(kind) + ")";
+  }
+  return hash;
 }
 
 // Says on stderr that `old_name` was used instead of `new_name`.

@@ -380,13 +380,8 @@ int main(int argc, char** argv) {
   app.add_option("--encoding", encoding, "retrieval table kind")
       ->check(wl_tools::NameIn(weightless::ParseRetrievalKind, "ribbon|bloomier"))
       ->capture_default_str();
-  std::string hash = "auto";
-  app.add_option("--hash", hash,
-                 "key hashing of the tables: auto (mix32 for ribbon, xxh3 for bloomier), "
-                 "mix32 (ribbon only; needs a reader of format 1.1) or xxh3 (readable by "
-                 "format 1.0 readers)")
-      ->check(CLI::IsMember({"auto", "mix32", "xxh3"}))
-      ->capture_default_str();
+  std::string hash;
+  wl_tools::AddHashOption(app, &hash);
   app.add_option("--storage", storage,
                  "auto (a table unless packed codes are no larger), retrieval, packed-codes")
       ->check(wl_tools::NameIn(weightless::ParseLayerStorage, "auto|retrieval|packed-codes"))
@@ -405,10 +400,10 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   // The checks above accepted these names.
   o.kind = *weightless::ParseRetrievalKind(encoding);
-  if (hash != "auto") o.hash = *weightless::ParseRetrievalHash(hash);
-  if (o.hash == weightless::RetrievalHash::kMix32 && o.kind != weightless::RetrievalKind::kRibbon) {
-    std::fprintf(stderr, "wl-encode: --hash mix32 is for ribbon tables only (--encoding %s)\n",
-                 encoding.c_str());
+  std::string hash_error;
+  o.hash = wl_tools::ChosenHash(hash, o.kind, &hash_error);
+  if (!hash_error.empty()) {
+    std::fprintf(stderr, "wl-encode: %s\n", hash_error.c_str());
     return 2;
   }
   o.storage = wl_tools::ParseNamed("wl-encode", "--storage", storage, weightless::ParseLayerStorage,

@@ -143,13 +143,8 @@ int main(int argc, char** argv) {
   app.add_option("--encoding", encoding, "retrieval encoding: ribbon or bloomier")
       ->check(wl_tools::NameIn(weightless::ParseRetrievalKind, "ribbon|bloomier"))
       ->capture_default_str();
-  std::string hash = "auto";
-  app.add_option("--hash", hash,
-                 "key hashing of the tables: auto (mix32 for ribbon, xxh3 for bloomier), "
-                 "mix32 (ribbon only; needs a reader of format 1.1) or xxh3 (readable by "
-                 "format 1.0 readers)")
-      ->check(CLI::IsMember({"auto", "mix32", "xxh3"}))
-      ->capture_default_str();
+  std::string hash;
+  wl_tools::AddHashOption(app, &hash);
   app.add_option("--seeds", o.seeds, "tables tried per layer (seed search)")
       ->check(CLI::Range(1, 65536))
       ->capture_default_str();
@@ -194,12 +189,9 @@ int main(int argc, char** argv) {
     o.architecture = model == "lenet-5" ? wltrain::Network::Architecture::kLeNet5
                                         : wltrain::Network::Architecture::kLeNet300100;
     o.kind = *weightless::ParseRetrievalKind(encoding);  // checked by the option
-    if (hash != "auto") o.hash = *weightless::ParseRetrievalHash(hash);
-    if (o.hash == weightless::RetrievalHash::kMix32 &&
-        o.kind != weightless::RetrievalKind::kRibbon) {
-      throw CLI::ValidationError("--hash",
-                                 "mix32 is for ribbon tables only (--encoding " + encoding + ")");
-    }
+    std::string hash_error;
+    o.hash = wl_tools::ChosenHash(hash, o.kind, &hash_error);
+    if (!hash_error.empty()) throw CLI::ValidationError(hash_error);
     wl_tools::NoteOldOption("wl-train", old_bits, "--bits", "--t");
     wl_tools::NoteOldOption("wl-train", old_fp_rate, "--fp-rate", "--max-fp-rate");
     if (!keep.empty()) o.keep = ParseLayerMap<double>(keep, "--keep");
