@@ -1,9 +1,9 @@
 // Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
 //
 // Fuzz target: fuzzer-chosen weights and parameters (shape up to 32 x 64, keep fraction
-// or an explicit mask, K, t or a false-positive budget, ribbon or bloomier, storage,
-// clustering method, seeds, codec) go through EncodeLayer -> Writer -> Reader and come
-// back exactly, deterministically:
+// or an explicit mask, K, t or a false-positive budget, ribbon (mix32 or xxh3 hash) or
+// bloomier, storage, clustering method, seeds, codec) go through EncodeLayer -> Writer -> Reader
+// and come back exactly, deterministically:
 //   - EncodeLayer either succeeds or refuses with InvalidArgument (a non-finite weight,
 //     t too small for K, no t meeting the budget); it never fails otherwise;
 //   - encoding twice, and with 2 threads, gives identical layers, and writing them
@@ -20,8 +20,8 @@
 //   - with exact k-means, each kept weight's centroid is its nearest one.
 //
 // Input layout (missing bytes read as zero): rows, cols, flags, keep, K, t, budget,
-// seeds, base seed (8 bytes), then the weights (1, 2 or 4 bytes each, by mode), then the
-// mask bits (mask mode).
+// seeds (its high bit: a ribbon table hashes with xxh3, not mix32), base seed (8 bytes), then the
+// weights (1, 2 or 4 bytes each, by mode), then the mask bits (mask mode).
 
 #include <algorithm>
 #include <cmath>
@@ -108,7 +108,10 @@ void RoundTrip(const uint8_t* data, size_t size) {
   o.clusters = 1 + in.Byte() % 40;
   o.value_bits = in.Byte() % 17;  // 0: from the budget
   o.max_false_positive_rate = (1 + in.Byte()) / 257.0;
-  o.seeds = 1 + in.Byte() % 3;
+  const uint8_t seeds_and_hash = in.Byte();
+  o.seeds = 1 + (seeds_and_hash & 0x7f) % 3;
+  // Ribbon tables hash with mix32 unless the high bit asks for xxh3 (format 1.0's hash).
+  if (o.kind == RetrievalKind::kRibbon && (seeds_and_hash & 0x80)) o.hash = RetrievalHash::kXxh3;
   o.base_seed = in.U64();
   o.threads = 1;
 
@@ -205,6 +208,12 @@ void RoundTrip(const uint8_t* data, size_t size) {
              t.stats.added_squared_error == st.added_squared_error);
   if (retrieval) {
     FUZZ_CHECK(t.retrieval_kind == o.kind && t.retrieval_seed == st.chosen_seed);
+    // Unset, the hash is mix32 for ribbon (these layers' shards span < 2^32) and xxh3
+    // for bloomier.
+    const RetrievalHash want_hash =
+        o.hash ? *o.hash
+               : (o.kind == RetrievalKind::kRibbon ? RetrievalHash::kMix32 : RetrievalHash::kXxh3);
+    FUZZ_CHECK(t.retrieval_hash == want_hash);
     FUZZ_CHECK(t.cells == layer.section.view().table()->cell_count());
   }
   std::vector<float> decoded(n), expected(n);

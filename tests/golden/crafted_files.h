@@ -325,6 +325,10 @@ inline std::map<std::string, std::vector<uint8_t>> CraftedErrorFiles() {
       static_cast<int64_t>(features & ~static_cast<uint64_t>(Feature::kRibbonMix32)));
   out["bad_encoding__mix32_on_bloomier"] = WithIndex(
       good, [](fb::IndexT& idx) { idx.tensors[TensorNamed(idx, "fc2")]->retrieval->hash = 1; });
+  // fc1 (600 weights, one shard, mix32) with a span beyond mix32's 2^32: still one shard.
+  out["bad_encoding__mix32_span_above_2_pow_32"] = WithIndex(good, [](fb::IndexT& idx) {
+    idx.tensors[TensorNamed(idx, "fc1")]->retrieval->shard_span = (uint64_t{1} << 32) + 1;
+  });
   out["bad_enum__retrieval_hash_2"] = WithIndex(
       good, [](fb::IndexT& idx) { idx.tensors[TensorNamed(idx, "fc3")]->retrieval->hash = 2; });
   {

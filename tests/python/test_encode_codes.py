@@ -254,5 +254,9 @@ def test_hash_can_be_chosen():
     with pytest.raises(ValueError, match="ribbon tables only"):
         weightless.encode_codes(codes, CENTROIDS, t=6, storage="retrieval", kind="bloomier",
                                 hash="mix32")
+    # Refused up front, also where packed codes, which need no table, would be chosen.
+    for storage in ("packed-codes", "auto"):
+        with pytest.raises(ValueError, match="ribbon tables only"):
+            weightless.encode(weights, kind="bloomier", hash="mix32", storage=storage)
     with pytest.raises(ValueError, match="retrieval hash"):
         weightless.encode_codes(codes, CENTROIDS, t=6, hash="xxh64")

@@ -172,6 +172,27 @@ TEST(EncoderTest, RefusesBadInputWithClearErrors) {
   bad = o;
   bad.seeds = 0;
   EXPECT_TRUE(EncodeLayer(w.data(), {10, 10}, bad).status().IsInvalidArgument());
+  // Table options a table would refuse are refused whatever the storage, also where
+  // packed codes (no table) are asked for or would be chosen.
+  for (LayerStorage storage : {LayerStorage::kPackedCodes, LayerStorage::kAuto}) {
+    bad = o;
+    bad.storage = storage;
+    bad.kind = RetrievalKind::kBloomier;
+    bad.hash = RetrievalHash::kMix32;
+    EXPECT_NE(
+        EncodeLayer(w.data(), {10, 10}, bad).status().ToString().find("mix32 with kind bloomier"),
+        std::string::npos);
+    bad.kind = static_cast<RetrievalKind>(7);
+    bad.hash.reset();
+    EXPECT_NE(
+        EncodeLayer(w.data(), {10, 10}, bad).status().ToString().find("unknown retrieval kind 7"),
+        std::string::npos);
+    bad.kind = RetrievalKind::kRibbon;
+    bad.hash = static_cast<RetrievalHash>(2);
+    EXPECT_NE(
+        EncodeLayer(w.data(), {10, 10}, bad).status().ToString().find("unknown retrieval hash 2"),
+        std::string::npos);
+  }
   // A caller's mask is honoured, including keeping nothing.
   EncodeOptions masked = o;
   masked.storage = LayerStorage::kRetrieval;

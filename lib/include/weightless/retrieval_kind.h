@@ -8,6 +8,7 @@
 #define WEIGHTLESS_RETRIEVAL_KIND_H_
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 
 #include "weightless/export.h"
@@ -48,6 +49,13 @@ WEIGHTLESS_EXPORT Result<RetrievalHash> ParseRetrievalHash(std::string_view name
 // shards span at most 2^32 indices, else xxh3 (bloomier tables, and ribbon tables with
 // larger shards, which mix32 cannot hash).
 WEIGHTLESS_EXPORT RetrievalHash DefaultRetrievalHash(RetrievalKind kind, uint64_t shard_span);
+
+// OK when `kind` is a known encoding and `hash`, when given, a known hashing defined for
+// `kind` (mix32 is for ribbon only); else InvalidArgument naming the value. What a new
+// table's options must satisfy before anything is built (RetrievalTable::Build,
+// EncodeLayer); the shard span's limit for mix32 is checked where the span is known.
+WEIGHTLESS_EXPORT Status CheckRetrievalKindAndHash(RetrievalKind kind,
+                                                   std::optional<RetrievalHash> hash);
 
 }  // namespace weightless
 

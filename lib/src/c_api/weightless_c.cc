@@ -95,6 +95,8 @@ static_assert(WL_DTYPE_BFLOAT16 == static_cast<int>(weightless::DType::kBFloat16
 static_assert(WL_DTYPE_INT8 == static_cast<int>(weightless::DType::kInt8));
 static_assert(WL_RETRIEVAL_BLOOMIER == static_cast<int>(weightless::RetrievalKind::kBloomier));
 static_assert(WL_RETRIEVAL_RIBBON == static_cast<int>(weightless::RetrievalKind::kRibbon));
+static_assert(WL_HASH_XXH3 == static_cast<int>(weightless::RetrievalHash::kXxh3));
+static_assert(WL_HASH_MIX32 == static_cast<int>(weightless::RetrievalHash::kMix32));
 static_assert(WL_CODEC_NONE == static_cast<int>(weightless::Codec::kNone));
 static_assert(WL_CODEC_ZSTD == static_cast<int>(weightless::Codec::kZstd));
 

@@ -33,6 +33,9 @@ int BitsFor(uint32_t k) {
 
 // The options of the table and its seed search (EncodeLayer and EncodeCodes).
 Status CheckTableOptions(const EncodeOptions& o) {
+  // Checked even when packed codes will be chosen, so that options a table would refuse
+  // never pass unnoticed.
+  if (Status s = CheckRetrievalKindAndHash(o.kind, o.hash); !s.ok()) return s;
   if (o.value_bits < 0 || o.value_bits > 16) {
     return Status::InvalidArgument("value_bits (t) = " + std::to_string(o.value_bits),
                                    "must be 1..16, or 0 to choose from the false-positive budget");

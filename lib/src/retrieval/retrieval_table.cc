@@ -33,20 +33,7 @@ std::string Num(uint64_t v) { return std::to_string(v); }
 
 Status ValidateBuildInput(uint64_t universe, const uint64_t* keys, const uint16_t* values,
                           size_t count, const RetrievalOptions& options) {
-  if (options.kind != RetrievalKind::kBloomier && options.kind != RetrievalKind::kRibbon) {
-    return Status::InvalidArgument("unknown retrieval kind " +
-                                   Num(static_cast<uint64_t>(options.kind)));
-  }
-  if (options.hash && *options.hash != RetrievalHash::kXxh3 &&
-      *options.hash != RetrievalHash::kMix32) {
-    return Status::InvalidArgument("unknown retrieval hash " +
-                                   Num(static_cast<uint64_t>(*options.hash)));
-  }
-  if (options.hash == RetrievalHash::kMix32 && options.kind != RetrievalKind::kRibbon) {
-    return Status::InvalidArgument(
-        "hash mix32 with kind " + std::string(RetrievalKindName(options.kind)),
-        "mix32 is defined for ribbon tables only");
-  }
+  if (Status s = CheckRetrievalKindAndHash(options.kind, options.hash); !s.ok()) return s;
   const int t = options.value_bits;
   if (t < RetrievalLimits::kMinValueBits || t > RetrievalLimits::kMaxValueBits) {
     return Status::InvalidArgument("value_bits (t) is " + std::to_string(t), "must be 1..16");

@@ -57,6 +57,24 @@ RetrievalHash DefaultRetrievalHash(RetrievalKind kind, uint64_t shard_span) {
              : RetrievalHash::kXxh3;
 }
 
+Status CheckRetrievalKindAndHash(RetrievalKind kind, std::optional<RetrievalHash> hash) {
+  if (kind != RetrievalKind::kBloomier && kind != RetrievalKind::kRibbon) {
+    return Status::InvalidArgument(
+        "unknown retrieval kind " + std::to_string(static_cast<unsigned>(kind)),
+        "must be bloomier or ribbon");
+  }
+  if (hash && *hash != RetrievalHash::kXxh3 && *hash != RetrievalHash::kMix32) {
+    return Status::InvalidArgument(
+        "unknown retrieval hash " + std::to_string(static_cast<unsigned>(*hash)),
+        "must be xxh3 or mix32");
+  }
+  if (hash == RetrievalHash::kMix32 && kind != RetrievalKind::kRibbon) {
+    return Status::InvalidArgument("hash mix32 with kind " + std::string(RetrievalKindName(kind)),
+                                   "mix32 is defined for ribbon tables only");
+  }
+  return Status::OK();
+}
+
 namespace {
 
 std::string Num(uint64_t v) { return std::to_string(v); }

@@ -24,6 +24,12 @@ Result<uint64_t> RetrievalSize(const TensorInfo& info) {
                                   Num(static_cast<uint64_t>(info.retrieval_kind)) +
                                   " has no meaning");
   }
+  if (info.retrieval_hash != RetrievalHash::kXxh3 && info.retrieval_hash != RetrievalHash::kMix32) {
+    return container::Corrupt(FileError::kBadEnum,
+                              Where(info) + ": retrieval hash " +
+                                  Num(static_cast<uint64_t>(info.retrieval_hash)) +
+                                  " has no meaning");
+  }
   const uint64_t elements = info.element_count();
   const uint64_t expected_shards =
       elements == 0 || info.shard_span == 0 ? 0 : (elements - 1) / info.shard_span + 1;
@@ -33,12 +39,6 @@ Result<uint64_t> RetrievalSize(const TensorInfo& info) {
                               Where(info) + ": shard layout (span " + Num(info.shard_span) + ", " +
                                   Num(info.shard_count) + " shards, " + Num(info.cells) +
                                   " cells) does not fit " + Num(elements) + " weights");
-  }
-  if (info.retrieval_hash != RetrievalHash::kXxh3 && info.retrieval_hash != RetrievalHash::kMix32) {
-    return container::Corrupt(FileError::kBadEnum,
-                              Where(info) + ": retrieval hash " +
-                                  Num(static_cast<uint64_t>(info.retrieval_hash)) +
-                                  " has no meaning");
   }
   if (info.retrieval_hash == RetrievalHash::kMix32 &&
       (info.retrieval_kind != RetrievalKind::kRibbon ||
