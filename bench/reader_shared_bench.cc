@@ -10,8 +10,9 @@
 //       --benchmark_repetitions=7 --benchmark_enable_random_interleaving=true
 //
 // (interleaving the rows at random keeps a noisy machine from favouring either side).
-// Each row decodes a whole 4096 x 4096 layer (4% kept, K = 15, t = 8) on one thread;
-// the counter is weights (floats) per second. README.md records the ratios.
+// BM_Decode decodes a whole 4096 x 4096 layer (4% kept, K = 15, t = 8) on one thread,
+// BM_DecodeRowsOnDemand one row of it per call; the counter is weights (floats) per
+// second. README.md records the ratios.
 
 #include <benchmark/benchmark.h>
 #include <dlfcn.h>
@@ -40,12 +41,15 @@ constexpr uint64_t kRows = 4096, kColumns = 4096, kWeights = kRows * kColumns;
 // The C API functions a decode needs, from one library.
 struct CApi {
   wl_status (*open)(const char*, wl_reader**);
+  wl_status (*open_with_options)(const char*, const wl_reader_options*, wl_reader**);
   wl_status (*decode)(const wl_reader*, size_t, float*, size_t, int);
+  wl_status (*decode_rows)(const wl_reader*, size_t, uint64_t, uint64_t, float*, size_t, int);
   void (*close)(wl_reader*);
 };
 
 const CApi& StaticApi() {
-  static const CApi api{wl_reader_open, wl_reader_decode, wl_reader_close};
+  static const CApi api{wl_reader_open, wl_reader_open_with_options, wl_reader_decode,
+                        wl_reader_decode_rows, wl_reader_close};
   return api;
 }
 
@@ -58,9 +62,12 @@ const CApi& SharedApi() {
     }
     CApi a;
     a.open = reinterpret_cast<decltype(a.open)>(dlsym(lib, "wl_reader_open"));
+    a.open_with_options =
+        reinterpret_cast<decltype(a.open_with_options)>(dlsym(lib, "wl_reader_open_with_options"));
     a.decode = reinterpret_cast<decltype(a.decode)>(dlsym(lib, "wl_reader_decode"));
+    a.decode_rows = reinterpret_cast<decltype(a.decode_rows)>(dlsym(lib, "wl_reader_decode_rows"));
     a.close = reinterpret_cast<decltype(a.close)>(dlsym(lib, "wl_reader_close"));
-    if (!a.open || !a.decode || !a.close) std::abort();
+    if (!a.open || !a.open_with_options || !a.decode || !a.decode_rows || !a.close) std::abort();
     return a;
   }();
   return api;
@@ -111,6 +118,14 @@ const std::string& ModelPath(int e) {
   return path;
 }
 
+// Labels a row "static|shared <encoding>" and counts `weights` decoded per iteration.
+void Report(benchmark::State& state, uint64_t weights) {
+  state.SetLabel(std::string(state.range(0) == 0 ? "static" : "shared") + " " +
+                 kEncodings[state.range(1)].name);
+  state.counters["weights/s"] = benchmark::Counter(static_cast<double>(weights),
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // Args: library (0 static, 1 shared), encoding (kEncodings).
 void BM_Decode(benchmark::State& state) {
   const CApi& api = state.range(0) == 0 ? StaticApi() : SharedApi();
@@ -125,11 +140,36 @@ void BM_Decode(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   api.close(reader);
-  state.SetLabel(std::string(state.range(0) == 0 ? "static" : "shared") + " " + kEncodings[e].name);
-  state.counters["weights/s"] = benchmark::Counter(static_cast<double>(kWeights),
-                                                   benchmark::Counter::kIsIterationInvariantRate);
+  Report(state, kWeights);
 }
 BENCHMARK(BM_Decode)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMillisecond);
+
+// Rows on demand, as an app that decodes a layer's rows as it needs them: a mapped file
+// opened with partial_reads, one row (4096 weights) per call, rows in a fixed scattered
+// order. Each call opens (validates) the table's header and shard directory and decodes
+// the row's shards in part. Args: library, encoding.
+void BM_DecodeRowsOnDemand(benchmark::State& state) {
+  const CApi& api = state.range(0) == 0 ? StaticApi() : SharedApi();
+  const int e = static_cast<int>(state.range(1));
+  wl_reader_options options;
+  wl_reader_options_init(&options);
+  options.partial_reads = 1;
+  wl_reader* reader = nullptr;
+  if (api.open_with_options(ModelPath(e).c_str(), &options, &reader) != WL_OK) std::abort();
+  std::vector<float> out(kColumns);
+  uint64_t row = 0;
+  for (auto _ : state) {
+    row = (row + 2749) % kRows;  // 2749 is prime to 4096: every row in turn
+    if (api.decode_rows(reader, 0, row, row + 1, out.data(), out.size(), 1) != WL_OK) {
+      std::abort();
+    }
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  api.close(reader);
+  Report(state, kColumns);
+}
+BENCHMARK(BM_DecodeRowsOnDemand)->ArgsProduct({{0, 1}, {0, 1, 2}})->Unit(benchmark::kMicrosecond);
 
 void BM_MemcpyOfTheOutput(benchmark::State& state) {
   std::vector<float> from(kWeights, 1.0f), to(kWeights);

@@ -1,7 +1,8 @@
 // Copyright (c) the Weightless authors. Licensed under the Apache License 2.0.
 //
 // RetrievalTable: Build (sharding, retries, threads, serialization) and FromBytes.
-// Building needs the shard solvers; reading a table needs only retrieval_view.cc.
+// Building needs the shard solvers; reading a table needs only retrieval_view.cc and
+// retrieval_view_open.cc.
 
 #include <algorithm>
 #include <atomic>
