@@ -56,13 +56,14 @@ inline CLI::Option* AddHashOption(CLI::App& app, std::string* text) {
 }
 
 // The hash the --hash value `text` (checked by AddHashOption) asks for, unset for "auto";
-// an error message naming the option when it is mix32 and `kind` is not ribbon.
+// an error message naming the options when the library's rule (CheckRetrievalKindAndHash)
+// refuses it for `kind`: with a known kind and hash, only mix32 on a bloomier table.
 inline std::optional<weightless::RetrievalHash> ChosenHash(const std::string& text,
                                                            weightless::RetrievalKind kind,
                                                            std::string* error) {
   if (text == "auto") return std::nullopt;
   const weightless::RetrievalHash hash = *weightless::ParseRetrievalHash(text);
-  if (hash == weightless::RetrievalHash::kMix32 && kind != weightless::RetrievalKind::kRibbon) {
+  if (!weightless::CheckRetrievalKindAndHash(kind, hash).ok()) {
     *error = std::string("--hash: mix32 is for ribbon tables only (--encoding ") +
              weightless::RetrievalKindName(kind) + ")";
   }

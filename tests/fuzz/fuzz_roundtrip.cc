@@ -208,12 +208,7 @@ void RoundTrip(const uint8_t* data, size_t size) {
              t.stats.added_squared_error == st.added_squared_error);
   if (retrieval) {
     FUZZ_CHECK(t.retrieval_kind == o.kind && t.retrieval_seed == st.chosen_seed);
-    // Unset, the hash is mix32 for ribbon (these layers' shards span < 2^32) and xxh3
-    // for bloomier.
-    const RetrievalHash want_hash =
-        o.hash ? *o.hash
-               : (o.kind == RetrievalKind::kRibbon ? RetrievalHash::kMix32 : RetrievalHash::kXxh3);
-    FUZZ_CHECK(t.retrieval_hash == want_hash);
+    FUZZ_CHECK(t.retrieval_hash == o.hash.value_or(DefaultRetrievalHash(o.kind, t.shard_span)));
     FUZZ_CHECK(t.cells == layer.section.view().table()->cell_count());
   }
   std::vector<float> decoded(n), expected(n);

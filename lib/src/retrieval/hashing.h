@@ -132,7 +132,6 @@ static WEIGHTLESS_ALWAYS_INLINE RibbonRow RibbonRowOf(uint64_t h, uint64_t m) {
 // Keys of one shard (at most 2^32 consecutive integers) have distinct u, and each mixer is
 // a bijection of u. MixA is MurmurHash3's fmix32, MixB and MixC two of Wellons'
 // "hash-prospector" finalizers (lowbias32 and its 0x21F0AAAD variant).
-constexpr uint64_t kMix32MaxShardSpan = RetrievalLimits::kMix32MaxShardSpan;
 
 // x ^= x >> 16; x *= M1; x ^= x >> R2; x *= M2; x ^= x >> R3 (on u32).
 template <uint32_t kM1, int kR2, uint32_t kM2, int kR3>

@@ -123,7 +123,7 @@ Result<RetrievalTable> RetrievalTable::Build(uint64_t universe, const uint64_t* 
   if (!valid.ok()) return valid;
   const int t = options.value_bits;
   const uint64_t span = ChooseShardSpan(universe, count, options);
-  if (options.hash == RetrievalHash::kMix32 && span > retrieval::kMix32MaxShardSpan) {
+  if (options.hash == RetrievalHash::kMix32 && span > RetrievalLimits::kMix32MaxShardSpan) {
     return Status::InvalidArgument("shard_span " + Num(span) + " with hash mix32",
                                    "mix32 hashes a key's low 32 bits: at most 2^32 per shard; "
                                    "set a smaller shard_span or use hash xxh3");
